@@ -1,0 +1,1 @@
+//! mq: one binary for MQTT. The broker, the clients and the command line share this library.
