@@ -100,11 +100,7 @@ impl Codec {
     }
 
     pub fn encode(&self, packet: &Packet, out: &mut BytesMut) {
-        encode(
-            packet,
-            self.version().unwrap_or(ProtocolVersion::V311),
-            out,
-        )
+        encode(packet, self.version().unwrap_or(ProtocolVersion::V311), out)
     }
 
     fn check_order(&self, type_nibble: u8) -> Result<(), DecodeError> {

@@ -97,10 +97,7 @@ impl FixedHeader {
 /// cannot make the receiver buffer more than the limit.
 ///
 /// `Ok(None)` means more bytes are needed before the header is known.
-pub fn peek_header(
-    buf: &[u8],
-    max_packet_size: usize,
-) -> Result<Option<FixedHeader>, DecodeError> {
+pub fn peek_header(buf: &[u8], max_packet_size: usize) -> Result<Option<FixedHeader>, DecodeError> {
     let Some(&first) = buf.first() else {
         return Ok(None);
     };
@@ -177,9 +174,7 @@ pub fn decode_body(
         PacketType::PubAck => Packet::PubAck(pub_response(&mut r, v5, "PUBACK", PUBACK_CODES)?),
         PacketType::PubRec => Packet::PubRec(pub_response(&mut r, v5, "PUBREC", PUBACK_CODES)?),
         PacketType::PubRel => Packet::PubRel(pub_response(&mut r, v5, "PUBREL", PUBREL_CODES)?),
-        PacketType::PubComp => {
-            Packet::PubComp(pub_response(&mut r, v5, "PUBCOMP", PUBREL_CODES)?)
-        }
+        PacketType::PubComp => Packet::PubComp(pub_response(&mut r, v5, "PUBCOMP", PUBREL_CODES)?),
         PacketType::Subscribe => Packet::Subscribe(subscribe(&mut r, v5)?),
         PacketType::SubAck => Packet::SubAck(suback(&mut r, v5)?),
         PacketType::Unsubscribe => Packet::Unsubscribe(unsubscribe(&mut r, v5)?),
@@ -202,7 +197,11 @@ fn packet_id(r: &mut Reader) -> Result<PacketId, DecodeError> {
     PacketId::new(r.u16()?).ok_or(DecodeError::PacketIdZero)
 }
 
-fn read_properties(r: &mut Reader, v5: bool, context: PropertyContext) -> Result<Properties, DecodeError> {
+fn read_properties(
+    r: &mut Reader,
+    v5: bool,
+    context: PropertyContext,
+) -> Result<Properties, DecodeError> {
     if v5 {
         Properties::decode(r, context)
     } else {
@@ -273,8 +272,16 @@ fn connect(r: &mut Reader) -> Result<Connect, DecodeError> {
     } else {
         None
     };
-    let username = if has_username { Some(r.string()?) } else { None };
-    let password = if has_password { Some(r.binary()?) } else { None };
+    let username = if has_username {
+        Some(r.string()?)
+    } else {
+        None
+    };
+    let password = if has_password {
+        Some(r.binary()?)
+    } else {
+        None
+    };
     Ok(Connect {
         protocol,
         clean_start,

@@ -146,7 +146,13 @@ fn pub_response(first: u8, p: &PubResponse, v5: bool, out: &mut BytesMut) {
     // The reason code and properties may be left out when they say nothing (section 3.4.2.1).
     let with_props = v5 && !p.properties.is_empty();
     let with_reason = v5 && (with_props || p.reason_code != ReasonCode::Success);
-    let remaining = 2 + usize::from(with_reason) + if with_props { p.properties.encoded_len() } else { 0 };
+    let remaining = 2
+        + usize::from(with_reason)
+        + if with_props {
+            p.properties.encoded_len()
+        } else {
+            0
+        };
     header(out, first, remaining);
     out.put_u16(p.packet_id.get());
     if with_reason {
@@ -179,7 +185,11 @@ fn subscribe(p: &Subscribe, v5: bool, out: &mut BytesMut) {
 }
 
 fn suback(p: &SubAck, v5: bool, out: &mut BytesMut) {
-    header(out, 0x90, 2 + props_len(&p.properties, v5) + p.reason_codes.len());
+    header(
+        out,
+        0x90,
+        2 + props_len(&p.properties, v5) + p.reason_codes.len(),
+    );
     out.put_u16(p.packet_id.get());
     put_props(out, &p.properties, v5);
     for code in &p.reason_codes {

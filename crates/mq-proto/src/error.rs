@@ -32,7 +32,10 @@ pub enum DecodeError {
     #[error("[MQTT-4.7.3-1] Topic Name is empty")]
     EmptyTopicName,
     #[error("Topic Filter {filter:?} is malformed: {error}")]
-    InvalidTopicFilter { filter: String, error: TopicFilterError },
+    InvalidTopicFilter {
+        filter: String,
+        error: TopicFilterError,
+    },
     #[error("[MQTT-3.1.2-1] protocol name {0:?} is neither MQTT nor MQIsdp")]
     InvalidProtocolName(String),
     #[error("[MQTT-3.1.2-2] protocol level {0} is not supported (3, 4 and 5 are)")]

@@ -106,14 +106,7 @@ mod id {
 /// The spec's name of a property, and the packets it may appear in (table 2-4).
 fn describe(identifier: u8) -> Option<(&'static str, &'static [PropertyContext])> {
     use PropertyContext::*;
-    const ACKS: &[PropertyContext] = &[
-        ConnAck,
-        PubResponse,
-        SubAck,
-        UnsubAck,
-        Disconnect,
-        Auth,
-    ];
+    const ACKS: &[PropertyContext] = &[ConnAck, PubResponse, SubAck, UnsubAck, Disconnect, Auth];
     const ALL: &[PropertyContext] = &[
         Connect,
         Will,
@@ -134,9 +127,7 @@ fn describe(identifier: u8) -> Option<(&'static str, &'static [PropertyContext])
         id::RESPONSE_TOPIC => ("Response Topic", &[Publish, Will]),
         id::CORRELATION_DATA => ("Correlation Data", &[Publish, Will]),
         id::SUBSCRIPTION_IDENTIFIER => ("Subscription Identifier", &[Publish, Subscribe]),
-        id::SESSION_EXPIRY_INTERVAL => {
-            ("Session Expiry Interval", &[Connect, ConnAck, Disconnect])
-        }
+        id::SESSION_EXPIRY_INTERVAL => ("Session Expiry Interval", &[Connect, ConnAck, Disconnect]),
         id::ASSIGNED_CLIENT_IDENTIFIER => ("Assigned Client Identifier", &[ConnAck]),
         id::SERVER_KEEP_ALIVE => ("Server Keep Alive", &[ConnAck]),
         id::AUTHENTICATION_METHOD => ("Authentication Method", &[Connect, ConnAck, Auth]),
@@ -155,9 +146,7 @@ fn describe(identifier: u8) -> Option<(&'static str, &'static [PropertyContext])
         id::USER_PROPERTY => ("User Property", ALL),
         id::MAXIMUM_PACKET_SIZE => ("Maximum Packet Size", &[Connect, ConnAck]),
         id::WILDCARD_SUBSCRIPTION_AVAILABLE => ("Wildcard Subscription Available", &[ConnAck]),
-        id::SUBSCRIPTION_IDENTIFIER_AVAILABLE => {
-            ("Subscription Identifier Available", &[ConnAck])
-        }
+        id::SUBSCRIPTION_IDENTIFIER_AVAILABLE => ("Subscription Identifier Available", &[ConnAck]),
         id::SHARED_SUBSCRIPTION_AVAILABLE => ("Shared Subscription Available", &[ConnAck]),
         _ => return None,
     })
@@ -252,9 +241,7 @@ impl Properties {
                 id::AUTHENTICATION_METHOD => {
                     set_once(&mut p.authentication_method, r.string()?, name)?
                 }
-                id::AUTHENTICATION_DATA => {
-                    set_once(&mut p.authentication_data, r.binary()?, name)?
-                }
+                id::AUTHENTICATION_DATA => set_once(&mut p.authentication_data, r.binary()?, name)?,
                 id::REQUEST_PROBLEM_INFORMATION => {
                     let v = flag(r.u8()?, name)?;
                     set_once(&mut p.request_problem_information, v, name)?

@@ -129,12 +129,30 @@ mod tests {
     fn malformed_filters_are_refused_with_the_rule_they_break() {
         use TopicFilterError::*;
         assert_eq!(validate_topic_filter(""), Err(Empty));
-        assert_eq!(validate_topic_filter("a/#/b"), Err(MisplacedMultiLevelWildcard));
-        assert_eq!(validate_topic_filter("a#"), Err(MisplacedMultiLevelWildcard));
-        assert_eq!(validate_topic_filter("a/b+"), Err(MisplacedSingleLevelWildcard));
-        assert_eq!(validate_topic_filter("$share/g"), Err(InvalidSharedSubscription));
-        assert_eq!(validate_topic_filter("$share//a"), Err(InvalidSharedSubscription));
-        assert_eq!(validate_topic_filter("$share/g+/a"), Err(InvalidSharedSubscription));
+        assert_eq!(
+            validate_topic_filter("a/#/b"),
+            Err(MisplacedMultiLevelWildcard)
+        );
+        assert_eq!(
+            validate_topic_filter("a#"),
+            Err(MisplacedMultiLevelWildcard)
+        );
+        assert_eq!(
+            validate_topic_filter("a/b+"),
+            Err(MisplacedSingleLevelWildcard)
+        );
+        assert_eq!(
+            validate_topic_filter("$share/g"),
+            Err(InvalidSharedSubscription)
+        );
+        assert_eq!(
+            validate_topic_filter("$share//a"),
+            Err(InvalidSharedSubscription)
+        );
+        assert_eq!(
+            validate_topic_filter("$share/g+/a"),
+            Err(InvalidSharedSubscription)
+        );
         for ok in ["#", "+", "a/+/c", "/", "+/+/#", "$SYS/#", "$share/g/a/#"] {
             assert_eq!(validate_topic_filter(ok), Ok(()), "{ok}");
         }
