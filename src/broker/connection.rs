@@ -1,0 +1,516 @@
+//! One task per network connection: it alone reads and writes its socket. It decodes
+//! packets with the strict codec, applies them to the shared state under the lock, and
+//! writes what the state hands back. Nothing here awaits while holding the lock.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use mq_proto::{
+    Codec, ConnAck, Connect, DecodeError, Disconnect, Packet, Properties, ProtocolVersion, Publish,
+    QoS, ReasonCode,
+};
+
+use super::session::{Session, SessionExpiry};
+use super::signals::ConnectionSignals;
+use super::state::{ConnectOutcome, Departure};
+use super::stats::Stats;
+use super::Shared;
+
+/// Stop filling the write buffer past this; the rest waits for the next round.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+/// Read at most this much at a time; packets larger than this arrive over several reads.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Why a connection ends.
+#[derive(Debug)]
+enum Close {
+    /// The client sent DISCONNECT.
+    ClientDisconnect(Departure),
+    /// The socket closed or failed without DISCONNECT.
+    Lost,
+    ProtocolError(DecodeError),
+    /// A v5 rule broken above the codec, with the reason the client is told.
+    Refused(ReasonCode, &'static str),
+    KeepAliveTimeout,
+    /// Another connection took the session, or the broker is shutting down.
+    Kicked(ReasonCode),
+}
+
+impl Close {
+    fn departure(&self) -> Departure {
+        match self {
+            Close::ClientDisconnect(departure) => *departure,
+            // The Will of a taken-over session was already published by the takeover.
+            Close::Kicked(_) => Departure::Graceful,
+            _ => Departure::PublishWill,
+        }
+    }
+
+    fn reason_code(&self) -> Option<ReasonCode> {
+        match self {
+            Close::ProtocolError(e) => Some(e.reason_code()),
+            Close::Refused(code, _) => Some(*code),
+            Close::KeepAliveTimeout => Some(ReasonCode::KeepAliveTimeout),
+            Close::Kicked(code) => Some(*code),
+            Close::ClientDisconnect(_) | Close::Lost => None,
+        }
+    }
+}
+
+struct Connection<S> {
+    shared: Arc<Shared>,
+    stream: S,
+    peer: SocketAddr,
+    connection_id: u64,
+    codec: Codec,
+    read_buf: BytesMut,
+    write_buf: BytesMut,
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let connection_id = shared.next_connection_id();
+    let max_packet_size = shared.config.max_packet_size;
+    let mut connection = Connection {
+        shared,
+        stream,
+        peer,
+        connection_id,
+        codec: Codec::server(max_packet_size),
+        read_buf: BytesMut::new(),
+        write_buf: BytesMut::new(),
+    };
+    let connect_timeout = connection.shared.config.connect_timeout;
+    let connect = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        result = tokio::time::timeout(connect_timeout, connection.read_connect()) => match result {
+            Ok(Ok(connect)) => connect,
+            Ok(Err(close)) => {
+                debug!(%peer, ?close, "connection closed before CONNECT completed");
+                return connection.refuse_connect(close).await;
+            }
+            Err(_) => {
+                debug!(%peer, "no CONNECT within {connect_timeout:?}; closing");
+                return;
+            }
+        },
+    };
+    connection.run_session(*connect, shutdown).await;
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Reads until one whole packet has arrived; the codec insists the first is CONNECT.
+    async fn read_connect(&mut self) -> Result<Box<Connect>, Close> {
+        loop {
+            match self.codec.decode(&mut self.read_buf) {
+                Ok(Some(Packet::Connect(connect))) => return Ok(connect),
+                Ok(Some(other)) => {
+                    return Err(Close::Refused(ReasonCode::ProtocolError, other.name()))
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Close::ProtocolError(e)),
+            }
+            if !self.read_more().await? {
+                return Err(Close::Lost);
+            }
+        }
+    }
+
+    /// Reads what the socket has, reserving no more than the pending packet needs.
+    /// Returns false at end of stream.
+    async fn read_more(&mut self) -> Result<bool, Close> {
+        let needed = self.codec.bytes_needed(&self.read_buf).unwrap_or(0);
+        self.read_buf.reserve(needed.clamp(512, READ_CHUNK));
+        match self.stream.read_buf(&mut self.read_buf).await {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                Stats::add(&self.shared.stats.bytes_received, n as u64);
+                Ok(true)
+            }
+            Err(e) => {
+                debug!(peer = %self.peer, "read failed: {e}");
+                Err(Close::Lost)
+            }
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), Close> {
+        if self.write_buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.stream.write_all(&self.write_buf).await;
+        Stats::add(&self.shared.stats.bytes_sent, self.write_buf.len() as u64);
+        self.write_buf.clear();
+        // Give back a buffer grown by a burst rather than keep it for an idle connection.
+        if self.write_buf.capacity() > 4 * WRITE_BATCH_BYTES {
+            self.write_buf = BytesMut::new();
+        }
+        result.map_err(|e| {
+            debug!(peer = %self.peer, "write failed: {e}");
+            Close::Lost
+        })
+    }
+
+    fn send(&mut self, packet: &Packet) {
+        self.codec.encode(packet, &mut self.write_buf);
+    }
+
+    /// A CONNECT that never became a session: answer what the spec asks, then close.
+    async fn refuse_connect(mut self, close: Close) {
+        if let Close::ProtocolError(DecodeError::UnsupportedProtocolLevel(level)) = close {
+            // [MQTT-3.1.2-2] CONNACK 0x01 in the 3.1.1 format, which every version can read.
+            info!(peer = %self.peer, "refused protocol level {level}");
+            self.send(&Packet::ConnAck(ConnAck {
+                session_present: false,
+                reason_code: ReasonCode::UnsupportedProtocolVersion,
+                properties: Properties::default(),
+            }));
+            let _ = self.flush().await;
+        } else if let Close::ProtocolError(e) = &close {
+            info!(peer = %self.peer, "closing connection: {e}");
+        }
+        let _ = self.stream.shutdown().await;
+    }
+
+    async fn run_session(&mut self, connect: Connect, shutdown: CancellationToken) {
+        let version = connect.protocol;
+        let signals = Arc::new(ConnectionSignals::default());
+        let now = std::time::Instant::now();
+        let outcome =
+            self.shared
+                .state
+                .lock()
+                .connect(&connect, self.connection_id, signals.clone(), now);
+        let (client_id, session_present, assigned, resend, wakes) = match outcome {
+            ConnectOutcome::Accepted {
+                client_id,
+                session_present,
+                assigned_client_id,
+                resend,
+                wakes,
+            } => (
+                client_id,
+                session_present,
+                assigned_client_id,
+                resend,
+                wakes,
+            ),
+            ConnectOutcome::Refused(reason_code) => {
+                info!(peer = %self.peer, client_id = %connect.client_id, "refused connection: {reason_code}");
+                self.send(&Packet::ConnAck(ConnAck {
+                    session_present: false,
+                    reason_code,
+                    properties: Properties::default(),
+                }));
+                let _ = self.flush().await;
+                let _ = self.stream.shutdown().await;
+                return;
+            }
+        };
+        wakes.notify();
+        Stats::add(&self.shared.stats.connections_total, 1);
+        info!(
+            "New client connected from {} as {} (p{}, c{}, k{}{}).",
+            self.peer,
+            client_id,
+            version.level(),
+            u8::from(connect.clean_start),
+            connect.keep_alive,
+            connect
+                .username
+                .as_ref()
+                .map(|u| format!(", u'{u}'"))
+                .unwrap_or_default()
+        );
+
+        self.send(&Packet::ConnAck(ConnAck {
+            session_present,
+            reason_code: ReasonCode::Success,
+            properties: self.connack_properties(&client_id, assigned),
+        }));
+        for packet in &resend {
+            self.send(packet);
+        }
+        let close = self
+            .session_loop(&client_id, &connect, &signals, shutdown)
+            .await;
+        if let Some(reason) = close
+            .reason_code()
+            .filter(|_| version == ProtocolVersion::V5)
+        {
+            self.send(&Packet::Disconnect(Disconnect::new(reason)));
+            let _ = self.flush().await;
+        }
+        let _ = self.stream.shutdown().await;
+        match &close {
+            Close::ClientDisconnect(_) => info!("Client {client_id} disconnected."),
+            Close::ProtocolError(e) => {
+                info!("Client {client_id} disconnected due to protocol error: {e}")
+            }
+            Close::Refused(code, why) => info!("Client {client_id} disconnected: {why} ({code})"),
+            Close::KeepAliveTimeout => {
+                info!("Client {client_id} has exceeded timeout, disconnecting.")
+            }
+            Close::Kicked(ReasonCode::SessionTakenOver) => {
+                info!("Client {client_id} already connected, closing old connection.")
+            }
+            Close::Kicked(_) => {}
+            Close::Lost => info!("Client {client_id} closed its connection."),
+        }
+        let wakes = self.shared.state.lock().disconnected(
+            &client_id,
+            self.connection_id,
+            close.departure(),
+            std::time::Instant::now(),
+        );
+        wakes.notify();
+    }
+
+    fn connack_properties(&self, client_id: &str, assigned: bool) -> Properties {
+        let config = &self.shared.config;
+        Properties {
+            assigned_client_identifier: assigned.then(|| client_id.to_string()),
+            maximum_packet_size: u32::try_from(config.max_packet_size).ok(),
+            maximum_qos: (config.maximum_qos != QoS::ExactlyOnce)
+                .then_some(config.maximum_qos as u8),
+            topic_alias_maximum: None,
+            shared_subscription_available: Some(0),
+            ..Properties::default()
+        }
+    }
+
+    async fn session_loop(
+        &mut self,
+        client_id: &Arc<str>,
+        connect: &Connect,
+        signals: &ConnectionSignals,
+        shutdown: CancellationToken,
+    ) -> Close {
+        // [MQTT-3.1.2-24] one and a half times the Keep Alive without a packet ends the connection.
+        let keep_alive = (connect.keep_alive > 0)
+            .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
+        let far_future = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+        let mut deadline = keep_alive.map_or(far_future, |k| Instant::now() + k);
+        let mut pull = true;
+        loop {
+            let more = pull && self.pull_deliveries(client_id);
+            pull = false;
+            tokio::select! {
+                result = self.flush() => if let Err(close) = result {
+                    return close;
+                },
+                // A peer that stops reading must not pin this task: shutdown and takeover still end it.
+                _ = shutdown.cancelled() => return Close::Kicked(ReasonCode::ServerShuttingDown),
+                reason = signals.kicked() => return Close::Kicked(reason),
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Close::Kicked(ReasonCode::ServerShuttingDown),
+                reason = signals.kicked() => return Close::Kicked(reason),
+                read = self.read_more() => match read {
+                    Ok(true) => {}
+                    Ok(false) => return Close::Lost,
+                    Err(close) => return close,
+                },
+                _ = sleep_until(deadline) => return Close::KeepAliveTimeout,
+                _ = signals.woken() => {
+                    pull = true;
+                    continue;
+                }
+                // More is waiting than one batch held; reads above still come first.
+                _ = std::future::ready(()), if more => {
+                    pull = true;
+                    continue;
+                }
+            }
+            loop {
+                match self.codec.decode(&mut self.read_buf) {
+                    Ok(Some(packet)) => {
+                        if let Some(k) = keep_alive {
+                            deadline = Instant::now() + k;
+                        }
+                        match self.handle(client_id, connect, packet) {
+                            Ok(wants_pull) => pull |= wants_pull,
+                            Err(close) => return close,
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return Close::ProtocolError(e),
+                }
+            }
+        }
+    }
+
+    /// Moves what the session may send now into the write buffer; true if a full batch
+    /// may have left more behind.
+    fn pull_deliveries(&mut self, client_id: &str) -> bool {
+        let mut batch: Vec<Publish> = Vec::new();
+        {
+            let mut state = self.shared.state.lock();
+            let Some(session) = state.session_mut(client_id) else {
+                return false;
+            };
+            let mut bytes = 0;
+            while bytes < WRITE_BATCH_BYTES {
+                let Some(publish) = session.next_publish() else {
+                    break;
+                };
+                bytes += publish.payload.len() + publish.topic.len();
+                batch.push(publish);
+            }
+        }
+        Stats::add(&self.shared.stats.messages_sent, batch.len() as u64);
+        for publish in batch {
+            self.send(&Packet::Publish(publish));
+        }
+        self.write_buf.len() >= WRITE_BATCH_BYTES
+    }
+
+    /// Applies one packet; returns whether the session may now have more to send.
+    fn handle(
+        &mut self,
+        client_id: &Arc<str>,
+        connect: &Connect,
+        packet: Packet,
+    ) -> Result<bool, Close> {
+        let now = std::time::Instant::now();
+        match packet {
+            Packet::Publish(publish) => {
+                Stats::add(&self.shared.stats.messages_received, 1);
+                if publish.properties.topic_alias.is_some() {
+                    // CONNACK advertised Topic Alias Maximum 0 ([MQTT-3.3.2-8]).
+                    return Err(Close::Refused(
+                        ReasonCode::TopicAliasInvalid,
+                        "topic alias not allowed",
+                    ));
+                }
+                if publish.qos > self.shared.config.maximum_qos {
+                    return Err(Close::Refused(
+                        ReasonCode::QoSNotSupported,
+                        "QoS above the maximum",
+                    ));
+                }
+                let (ack, wakes) = self
+                    .shared
+                    .state
+                    .lock()
+                    .client_publish(client_id, &publish, now);
+                wakes.notify();
+                if let Some(ack) = ack {
+                    self.send(&ack);
+                }
+                Ok(false)
+            }
+            Packet::PubAck(ack) => {
+                let known = self.with_session(client_id, |s| s.on_puback(ack.packet_id));
+                if !known {
+                    debug!(
+                        "{client_id}: PUBACK for unknown packet id {}",
+                        ack.packet_id
+                    );
+                }
+                Ok(true)
+            }
+            Packet::PubRec(rec) => {
+                let reply =
+                    self.with_session(client_id, |s| s.on_pubrec(rec.packet_id, rec.reason_code));
+                if let Some(rel) = reply {
+                    self.send(&Packet::PubRel(rel));
+                }
+                Ok(true)
+            }
+            Packet::PubComp(comp) => {
+                self.with_session(client_id, |s| s.on_pubcomp(comp.packet_id));
+                Ok(true)
+            }
+            Packet::PubRel(rel) => {
+                let comp = self
+                    .shared
+                    .state
+                    .lock()
+                    .client_pubrel(client_id, rel.packet_id);
+                self.send(&Packet::PubComp(comp));
+                Ok(false)
+            }
+            Packet::Subscribe(subscribe) => {
+                let ack = self.shared.state.lock().subscribe(client_id, &subscribe);
+                self.send(&Packet::SubAck(ack));
+                Ok(true)
+            }
+            Packet::Unsubscribe(unsubscribe) => {
+                let ack = self
+                    .shared
+                    .state
+                    .lock()
+                    .unsubscribe(client_id, &unsubscribe);
+                self.send(&Packet::UnsubAck(ack));
+                Ok(false)
+            }
+            Packet::PingReq => {
+                self.send(&Packet::PingResp);
+                Ok(false)
+            }
+            Packet::Disconnect(disconnect) => {
+                if let Some(interval) = disconnect.properties.session_expiry_interval {
+                    let was_zero = connect.properties.session_expiry_interval.unwrap_or(0) == 0;
+                    if was_zero && interval != 0 {
+                        // [MQTT-3.14.2-2]
+                        return Err(Close::Refused(
+                            ReasonCode::ProtocolError,
+                            "session expiry set at DISCONNECT after 0 at CONNECT",
+                        ));
+                    }
+                    self.with_session(client_id, |s| {
+                        s.expiry = SessionExpiry::from_interval(interval)
+                    });
+                }
+                Err(Close::ClientDisconnect(
+                    if disconnect.reason_code == ReasonCode::DisconnectWithWillMessage {
+                        Departure::PublishWill
+                    } else {
+                        Departure::Graceful
+                    },
+                ))
+            }
+            Packet::Auth(_) => Err(Close::Refused(
+                ReasonCode::BadAuthenticationMethod,
+                "no enhanced authentication method is configured",
+            )),
+            // The server codec refuses these before they get here.
+            Packet::Connect(_)
+            | Packet::ConnAck(_)
+            | Packet::SubAck(_)
+            | Packet::UnsubAck(_)
+            | Packet::PingResp => {
+                warn!("{client_id}: unexpected {} passed the codec", packet.name());
+                Err(Close::Refused(
+                    ReasonCode::ProtocolError,
+                    "unexpected packet",
+                ))
+            }
+        }
+    }
+
+    fn with_session<T: Default>(&self, client_id: &str, f: impl FnOnce(&mut Session) -> T) -> T {
+        self.shared
+            .state
+            .lock()
+            .session_mut(client_id)
+            .map(f)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,163 @@
+//! The MQTT broker: listeners, one task per connection, and the shared state they act on.
+//! See ARCHITECTURE.md for the life of one PUBLISH.
+
+pub mod config;
+mod connection;
+pub mod message;
+pub mod retained;
+pub mod session;
+mod signals;
+pub mod state;
+mod stats;
+pub mod store;
+pub mod subscriptions;
+mod sys;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+pub use config::{BrokerConfig, ListenerConfig};
+use state::BrokerState;
+use stats::Stats;
+use store::MemoryStore;
+
+/// How long shutdown waits for connections to say goodbye.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot listen on {addr}: {source} (is another broker running there? pick another port with -p)")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    config: Arc<BrokerConfig>,
+    state: Mutex<BrokerState>,
+    stats: Stats,
+    started_at: Instant,
+    connection_ids: AtomicU64,
+}
+
+impl Shared {
+    fn next_connection_id(&self) -> u64 {
+        self.connection_ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// A broker whose listeners are bound; [`Broker::run`] serves them.
+pub struct Broker {
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Broker {
+    pub async fn bind(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        let mut listeners = Vec::new();
+        for listener in &config.listeners {
+            let bound =
+                TcpListener::bind(listener.bind)
+                    .await
+                    .map_err(|source| BrokerError::Bind {
+                        addr: listener.bind,
+                        source,
+                    })?;
+            listeners.push(bound);
+        }
+        let config = Arc::new(config);
+        let state = BrokerState::new(config.clone(), Box::new(MemoryStore::default()));
+        Ok(Broker {
+            shared: Arc::new(Shared {
+                config,
+                state: Mutex::new(state),
+                stats: Stats::default(),
+                started_at: Instant::now(),
+                connection_ids: AtomicU64::new(1),
+            }),
+            listeners,
+        })
+    }
+
+    /// The addresses actually bound (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until `shutdown` is cancelled, then closes every connection (v5 clients are
+    /// told 0x8B) and returns once they are gone or the grace period ends.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let permits = Arc::new(Semaphore::new(
+            self.shared
+                .config
+                .max_connections
+                .min(Semaphore::MAX_PERMITS),
+        ));
+        for listener in self.listeners {
+            tracker.spawn(accept_loop(
+                listener,
+                self.shared.clone(),
+                permits.clone(),
+                tracker.clone(),
+                shutdown.clone(),
+            ));
+        }
+        tracker.spawn(sys::housekeeping(self.shared.clone(), shutdown.clone()));
+        shutdown.cancelled().await;
+        tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            debug!(%peer, "max_connections reached; closing new connection");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            connection::serve(stream, peer, shared, shutdown).await;
+            drop(permit);
+        });
+    }
+}

@@ -1,0 +1,47 @@
+//! Retained Messages: the last retained message per Topic Name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mq_proto::topic;
+
+use super::message::Message;
+
+#[derive(Debug, Default)]
+pub struct RetainedStore {
+    messages: HashMap<String, Arc<Message>>,
+}
+
+impl RetainedStore {
+    /// Keeps `message` as the topic's retained message; an empty payload clears it
+    /// ([MQTT-3.3.1-10]).
+    pub fn update(&mut self, message: &Arc<Message>) {
+        if message.payload.is_empty() {
+            self.messages.remove(&*message.topic);
+        } else {
+            self.messages
+                .insert(message.topic.to_string(), message.clone());
+        }
+    }
+
+    /// The retained messages a new subscription to `filter` receives.
+    pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+        let mut found: Vec<Arc<Message>> = self
+            .messages
+            .iter()
+            .filter(|(name, _)| topic::matches(filter, name))
+            .map(|(_, message)| message.clone())
+            .collect();
+        // Stable order for subscribers and tests: oldest first.
+        found.sort_by_key(|m| m.received_at);
+        found
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}

@@ -1,0 +1,540 @@
+//! The Session state machine (MQTT section 4.1): subscriptions, the queue of messages
+//! waiting to be sent, the outbound QoS 1/2 messages in flight and the inbound QoS 2
+//! Packet Identifiers awaiting PUBREL. No I/O and no clock: `now` is an argument.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mq_proto::{
+    Packet, PacketId, PubResponse, Publish, QoS, ReasonCode, SubscriptionOptions, Will,
+};
+
+use super::message::Delivery;
+
+/// Per-session limits; see the slow-consumer policy in ARCHITECTURE.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Outbound QoS 1/2 messages sent but not yet acknowledged.
+    pub max_inflight: u16,
+    /// Messages waiting to be sent (not counting those in flight).
+    pub max_queued_messages: usize,
+    /// Payload bytes waiting to be sent; 0 means no byte limit.
+    pub max_queued_bytes: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            max_inflight: 20,
+            max_queued_messages: 1000,
+            max_queued_bytes: 0,
+        }
+    }
+}
+
+/// When an offline session ends: never for MQTT 3.x persistent sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionExpiry {
+    /// Ends when the network connection closes (clean session, or Session Expiry 0).
+    OnDisconnect,
+    After(Duration),
+    Never,
+}
+
+impl SessionExpiry {
+    /// From an MQTT 5 Session Expiry Interval in seconds (0xFFFFFFFF means never).
+    pub fn from_interval(seconds: u32) -> SessionExpiry {
+        match seconds {
+            0 => SessionExpiry::OnDisconnect,
+            u32::MAX => SessionExpiry::Never,
+            s => SessionExpiry::After(Duration::from_secs(s.into())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutboundState {
+    AwaitingPubAck,
+    AwaitingPubRec,
+    AwaitingPubComp,
+}
+
+#[derive(Debug, Clone)]
+struct Inflight {
+    delivery: Delivery,
+    state: OutboundState,
+}
+
+/// What happened to a message offered to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    Queued,
+    /// Dropped under the slow-consumer policy (queue full) and counted.
+    Dropped,
+    /// QoS 0 for an offline session: not kept, as MQTT allows.
+    Discarded,
+}
+
+/// The outcome of a PUBLISH with QoS 2 from the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundQoS2 {
+    /// First time this Packet Identifier arrives: route the message.
+    New,
+    /// A resend of a message already routed: acknowledge, do not route again.
+    Duplicate,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub client_id: Arc<str>,
+    pub subscriptions: HashMap<String, SubscriptionOptions>,
+    pub will: Option<Will>,
+    pub expiry: SessionExpiry,
+    /// When the last connection closed; `None` while connected.
+    pub disconnected_at: Option<Instant>,
+    limits: SessionLimits,
+    /// How many may be in flight on the current connection (Receive Maximum, capped by limits).
+    send_window: u16,
+    queue: VecDeque<Delivery>,
+    queued_bytes: usize,
+    /// In the order they were first sent, so a resend keeps the order.
+    inflight: Vec<(PacketId, Inflight)>,
+    inbound_qos2: HashSet<PacketId>,
+    next_packet_id: u16,
+    dropped: u64,
+}
+
+impl Session {
+    pub fn new(client_id: Arc<str>, expiry: SessionExpiry, limits: SessionLimits) -> Session {
+        Session {
+            client_id,
+            subscriptions: HashMap::new(),
+            will: None,
+            expiry,
+            disconnected_at: None,
+            limits,
+            send_window: limits.max_inflight,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            inflight: Vec::new(),
+            inbound_qos2: HashSet::new(),
+            next_packet_id: 1,
+            dropped: 0,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.disconnected_at.is_none()
+    }
+
+    pub fn queued_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn inflight_len(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// Messages dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn has_expired(&self, now: Instant) -> bool {
+        match (self.expiry, self.disconnected_at) {
+            (SessionExpiry::After(interval), Some(at)) => {
+                now.saturating_duration_since(at) >= interval
+            }
+            _ => false,
+        }
+    }
+
+    /// Offers a message. A full queue drops QoS 0 first: the newest QoS 0 message, else the
+    /// oldest queued QoS 0 message to make room for QoS 1/2, else the new message.
+    pub fn enqueue(&mut self, delivery: Delivery) -> Enqueued {
+        if delivery.qos == QoS::AtMostOnce && !self.is_connected() {
+            return Enqueued::Discarded;
+        }
+        let size = delivery.message.payload.len();
+        while self.is_full(size) {
+            let oldest_qos0 = self.queue.iter().position(|d| d.qos == QoS::AtMostOnce);
+            match oldest_qos0 {
+                Some(index) if delivery.qos != QoS::AtMostOnce => {
+                    if let Some(evicted) = self.queue.remove(index) {
+                        self.queued_bytes -= evicted.message.payload.len();
+                    }
+                    self.dropped += 1;
+                }
+                _ => {
+                    self.dropped += 1;
+                    return Enqueued::Dropped;
+                }
+            }
+        }
+        self.queued_bytes += size;
+        self.queue.push_back(delivery);
+        Enqueued::Queued
+    }
+
+    fn is_full(&self, incoming_bytes: usize) -> bool {
+        self.queue.len() >= self.limits.max_queued_messages
+            || (self.limits.max_queued_bytes > 0
+                && self.queued_bytes + incoming_bytes > self.limits.max_queued_bytes
+                && !self.queue.is_empty())
+    }
+
+    /// Is there something to send that the send window allows?
+    pub fn has_sendable(&self) -> bool {
+        match self.queue.front() {
+            Some(d) if d.qos == QoS::AtMostOnce => true,
+            Some(_) => self.inflight.len() < usize::from(self.send_window),
+            None => false,
+        }
+    }
+
+    /// The next PUBLISH to send, if the window allows: QoS 1/2 messages take a Packet
+    /// Identifier and move in flight.
+    pub fn next_publish(&mut self) -> Option<Publish> {
+        if !self.has_sendable() {
+            return None;
+        }
+        let delivery = self.queue.pop_front()?;
+        self.queued_bytes -= delivery.message.payload.len();
+        let packet_id = match delivery.qos {
+            QoS::AtMostOnce => None,
+            qos => {
+                let id = self.allocate_packet_id()?;
+                let state = if qos == QoS::AtLeastOnce {
+                    OutboundState::AwaitingPubAck
+                } else {
+                    OutboundState::AwaitingPubRec
+                };
+                self.inflight.push((
+                    id,
+                    Inflight {
+                        delivery: delivery.clone(),
+                        state,
+                    },
+                ));
+                Some(id)
+            }
+        };
+        Some(publish_packet(&delivery, packet_id, false))
+    }
+
+    fn allocate_packet_id(&mut self) -> Option<PacketId> {
+        for _ in 0..=u16::MAX {
+            let candidate = PacketId::new(self.next_packet_id);
+            self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
+            if let Some(id) = candidate {
+                if !self.inflight.iter().any(|(used, _)| *used == id) {
+                    return Some(id);
+                }
+            }
+        }
+        None
+    }
+
+    fn position(&self, id: PacketId, state: OutboundState) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|(used, inflight)| *used == id && inflight.state == state)
+    }
+
+    /// PUBACK from the client: the QoS 1 message is done. False if nothing awaited it.
+    pub fn on_puback(&mut self, id: PacketId) -> bool {
+        match self.position(id, OutboundState::AwaitingPubAck) {
+            Some(index) => {
+                self.inflight.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// PUBREC from the client: answer with PUBREL (also for an unknown identifier, so the
+    /// client can finish; MQTT 5 says which with the reason code).
+    pub fn on_pubrec(&mut self, id: PacketId, reason: ReasonCode) -> Option<PubResponse> {
+        match self.position(id, OutboundState::AwaitingPubRec) {
+            Some(index) if reason.is_error() => {
+                // A failed PUBREC ends the exchange (MQTT 5 section 4.3.3).
+                self.inflight.remove(index);
+                None
+            }
+            Some(index) => {
+                self.inflight[index].1.state = OutboundState::AwaitingPubComp;
+                Some(PubResponse::new(id))
+            }
+            None if self.position(id, OutboundState::AwaitingPubComp).is_some() => {
+                Some(PubResponse::new(id))
+            }
+            None => Some(PubResponse::with_reason(
+                id,
+                ReasonCode::PacketIdentifierNotFound,
+            )),
+        }
+    }
+
+    /// PUBCOMP from the client: the QoS 2 message is done.
+    pub fn on_pubcomp(&mut self, id: PacketId) -> bool {
+        match self.position(id, OutboundState::AwaitingPubComp) {
+            Some(index) => {
+                self.inflight.remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A QoS 2 PUBLISH from the client (method B of the spec: keep the identifier until
+    /// PUBREL, route only the first copy).
+    pub fn on_inbound_qos2(&mut self, id: PacketId) -> InboundQoS2 {
+        if self.inbound_qos2.insert(id) {
+            InboundQoS2::New
+        } else {
+            InboundQoS2::Duplicate
+        }
+    }
+
+    /// PUBREL from the client: forget the identifier and answer PUBCOMP.
+    pub fn on_pubrel(&mut self, id: PacketId) -> PubResponse {
+        if self.inbound_qos2.remove(&id) {
+            PubResponse::new(id)
+        } else {
+            PubResponse::with_reason(id, ReasonCode::PacketIdentifierNotFound)
+        }
+    }
+
+    /// A connection takes the session: sets its send window and returns what must be sent
+    /// again first, in the original order: PUBLISH with DUP for unacknowledged messages,
+    /// PUBREL for those already received by the client ([MQTT-4.4.0-1]).
+    pub fn attach(&mut self, receive_maximum: u16) -> Vec<Packet> {
+        self.disconnected_at = None;
+        self.send_window = receive_maximum.min(self.limits.max_inflight).max(1);
+        self.inflight
+            .iter()
+            .map(|(id, inflight)| match inflight.state {
+                OutboundState::AwaitingPubComp => Packet::PubRel(PubResponse::new(*id)),
+                _ => Packet::Publish(publish_packet(&inflight.delivery, Some(*id), true)),
+            })
+            .collect()
+    }
+
+    pub fn detach(&mut self, now: Instant) {
+        self.disconnected_at = Some(now);
+    }
+}
+
+fn publish_packet(delivery: &Delivery, packet_id: Option<PacketId>, dup: bool) -> Publish {
+    let message = &delivery.message;
+    let mut properties = message.properties.clone();
+    properties.subscription_identifiers = delivery.subscription_identifiers.clone();
+    Publish {
+        dup,
+        qos: delivery.qos,
+        retain: delivery.retain,
+        topic: message.topic.clone(),
+        packet_id,
+        properties,
+        payload: message.payload.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::message::Message;
+    use mq_proto::{ByteString, Bytes, Properties};
+
+    fn delivery(qos: QoS, payload: &'static str) -> Delivery {
+        Delivery {
+            message: Arc::new(Message {
+                topic: ByteString::from_static("t"),
+                payload: Bytes::from_static(payload.as_bytes()),
+                qos,
+                retain: false,
+                properties: Properties::default(),
+                origin: None,
+                received_at: Instant::now(),
+            }),
+            qos,
+            retain: false,
+            subscription_identifiers: Vec::new(),
+        }
+    }
+
+    fn session(limits: SessionLimits) -> Session {
+        Session::new("c".into(), SessionExpiry::Never, limits)
+    }
+
+    fn id(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn qos1_message_leaves_flight_when_puback_arrives() {
+        let mut s = session(SessionLimits::default());
+        s.enqueue(delivery(QoS::AtLeastOnce, "a"));
+        let publish = s.next_publish().unwrap();
+        assert_eq!(publish.packet_id, Some(id(1)));
+        assert_eq!(s.inflight_len(), 1);
+        assert!(s.on_puback(id(1)));
+        assert_eq!(s.inflight_len(), 0);
+        assert!(!s.on_puback(id(1)), "a second PUBACK acknowledges nothing");
+    }
+
+    #[test]
+    fn qos2_message_is_released_once_pubrec_arrives_and_done_at_pubcomp() {
+        let mut s = session(SessionLimits::default());
+        s.enqueue(delivery(QoS::ExactlyOnce, "a"));
+        let publish = s.next_publish().unwrap();
+        let pid = publish.packet_id.unwrap();
+        assert!(!s.on_puback(pid), "PUBACK does not finish QoS 2");
+        assert_eq!(
+            s.on_pubrec(pid, ReasonCode::Success),
+            Some(PubResponse::new(pid))
+        );
+        assert!(s.on_pubcomp(pid));
+        assert_eq!(s.inflight_len(), 0);
+    }
+
+    #[test]
+    fn send_window_holds_back_qos1_but_not_qos0() {
+        let mut s = session(SessionLimits {
+            max_inflight: 1,
+            ..SessionLimits::default()
+        });
+        s.enqueue(delivery(QoS::AtLeastOnce, "1"));
+        s.enqueue(delivery(QoS::AtLeastOnce, "2"));
+        assert!(s.next_publish().is_some());
+        assert!(s.next_publish().is_none(), "window of one is full");
+        assert!(s.on_puback(id(1)));
+        assert_eq!(&s.next_publish().unwrap().payload[..], b"2");
+        s.enqueue(delivery(QoS::AtMostOnce, "0"));
+        assert!(s.next_publish().is_some(), "QoS 0 needs no window");
+    }
+
+    #[test]
+    fn reattach_resends_unacknowledged_messages_with_dup_in_order() {
+        let mut s = session(SessionLimits::default());
+        for p in ["1", "2", "3"] {
+            s.enqueue(delivery(QoS::ExactlyOnce, p));
+        }
+        let first = s.next_publish().unwrap();
+        let second = s.next_publish().unwrap();
+        s.on_pubrec(first.packet_id.unwrap(), ReasonCode::Success);
+        s.detach(Instant::now());
+        let resend = s.attach(u16::MAX);
+        assert_eq!(
+            resend,
+            vec![
+                Packet::PubRel(PubResponse::new(first.packet_id.unwrap())),
+                Packet::Publish(Publish {
+                    dup: true,
+                    ..second
+                }),
+            ]
+        );
+        assert_eq!(&s.next_publish().unwrap().payload[..], b"3");
+    }
+
+    #[test]
+    fn offline_session_discards_qos0_and_queues_qos1() {
+        let mut s = session(SessionLimits::default());
+        s.detach(Instant::now());
+        assert_eq!(
+            s.enqueue(delivery(QoS::AtMostOnce, "x")),
+            Enqueued::Discarded
+        );
+        assert_eq!(s.enqueue(delivery(QoS::AtLeastOnce, "y")), Enqueued::Queued);
+        assert_eq!(s.queued_len(), 1);
+    }
+
+    #[test]
+    fn full_queue_drops_qos0_first_and_counts_every_drop() {
+        let mut s = session(SessionLimits {
+            max_queued_messages: 2,
+            ..SessionLimits::default()
+        });
+        s.enqueue(delivery(QoS::AtMostOnce, "q0"));
+        s.enqueue(delivery(QoS::AtLeastOnce, "a"));
+        assert_eq!(s.enqueue(delivery(QoS::AtLeastOnce, "b")), Enqueued::Queued);
+        assert_eq!(s.dropped(), 1, "the QoS 0 message made room");
+        assert_eq!(
+            s.enqueue(delivery(QoS::AtLeastOnce, "c")),
+            Enqueued::Dropped
+        );
+        assert_eq!(s.enqueue(delivery(QoS::AtMostOnce, "d")), Enqueued::Dropped);
+        assert_eq!(s.dropped(), 3);
+        let payloads: Vec<_> = std::iter::from_fn(|| s.next_publish())
+            .map(|p| p.payload)
+            .collect();
+        assert_eq!(payloads, vec![Bytes::from("a"), Bytes::from("b")]);
+    }
+
+    #[test]
+    fn byte_limit_holds_the_queue_to_its_payload_budget() {
+        let mut s = session(SessionLimits {
+            max_queued_bytes: 4,
+            ..SessionLimits::default()
+        });
+        assert_eq!(
+            s.enqueue(delivery(QoS::AtLeastOnce, "abc")),
+            Enqueued::Queued
+        );
+        assert_eq!(
+            s.enqueue(delivery(QoS::AtLeastOnce, "de")),
+            Enqueued::Dropped
+        );
+        assert_eq!(s.enqueue(delivery(QoS::AtLeastOnce, "f")), Enqueued::Queued);
+    }
+
+    #[test]
+    fn inbound_qos2_routes_the_first_copy_only_until_pubrel() {
+        let mut s = session(SessionLimits::default());
+        assert_eq!(s.on_inbound_qos2(id(7)), InboundQoS2::New);
+        assert_eq!(s.on_inbound_qos2(id(7)), InboundQoS2::Duplicate);
+        assert_eq!(s.on_pubrel(id(7)), PubResponse::new(id(7)));
+        assert_eq!(
+            s.on_pubrel(id(7)).reason_code,
+            ReasonCode::PacketIdentifierNotFound
+        );
+        assert_eq!(
+            s.on_inbound_qos2(id(7)),
+            InboundQoS2::New,
+            "the id is free again"
+        );
+    }
+
+    #[test]
+    fn packet_ids_skip_those_still_in_flight_and_wrap_past_65535() {
+        let mut s = session(SessionLimits {
+            max_inflight: u16::MAX,
+            max_queued_messages: 10,
+            ..SessionLimits::default()
+        });
+        s.next_packet_id = u16::MAX;
+        s.enqueue(delivery(QoS::AtLeastOnce, "a"));
+        s.enqueue(delivery(QoS::AtLeastOnce, "b"));
+        assert_eq!(s.next_publish().unwrap().packet_id, Some(id(u16::MAX)));
+        assert_eq!(s.next_publish().unwrap().packet_id, Some(id(1)));
+        s.next_packet_id = u16::MAX;
+        s.enqueue(delivery(QoS::AtLeastOnce, "c"));
+        assert_eq!(s.next_publish().unwrap().packet_id, Some(id(2)));
+    }
+
+    #[test]
+    fn session_expires_only_after_its_interval_offline() {
+        let now = Instant::now();
+        let mut s = Session::new(
+            "c".into(),
+            SessionExpiry::After(Duration::from_secs(10)),
+            SessionLimits::default(),
+        );
+        assert!(!s.has_expired(now + Duration::from_secs(60)), "connected");
+        s.detach(now);
+        assert!(!s.has_expired(now + Duration::from_secs(9)));
+        assert!(s.has_expired(now + Duration::from_secs(10)));
+    }
+}

@@ -1,0 +1,430 @@
+//! The broker's shared state and the protocol rules that act on it: connecting and
+//! taking over sessions, routing a PUBLISH to every matching session, retained messages,
+//! subscriptions and wills. Synchronous and socket-free; connection tasks call it under
+//! one lock and do the I/O themselves.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mq_proto::{
+    topic::SharedFilter, Connect, Packet, PacketId, ProtocolVersion, PubResponse, Publish, QoS,
+    ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
+};
+
+use super::config::BrokerConfig;
+use super::message::{Delivery, Message};
+use super::retained::RetainedStore;
+use super::session::{Enqueued, InboundQoS2, Session, SessionExpiry};
+use super::signals::ConnectionSignals;
+use super::store::SessionStore;
+use super::subscriptions::SubscriptionTree;
+
+/// The connection currently attached to a session.
+#[derive(Debug, Clone)]
+struct Link {
+    connection_id: u64,
+    signals: Arc<ConnectionSignals>,
+}
+
+/// Connections to wake because their session has something new to send.
+#[derive(Debug, Default)]
+#[must_use = "woken connections must be notified after the state lock is released"]
+pub struct Wakes(Vec<Arc<ConnectionSignals>>);
+
+impl Wakes {
+    pub fn notify(self) {
+        for signals in self.0 {
+            signals.wake();
+        }
+    }
+
+    fn push(&mut self, signals: &Arc<ConnectionSignals>) {
+        if !self.0.iter().any(|s| Arc::ptr_eq(s, signals)) {
+            self.0.push(signals.clone());
+        }
+    }
+
+    fn extend(&mut self, other: Wakes) {
+        for signals in &other.0 {
+            self.push(signals);
+        }
+    }
+}
+
+/// The result of a CONNECT.
+#[derive(Debug)]
+pub enum ConnectOutcome {
+    Accepted {
+        client_id: Arc<str>,
+        session_present: bool,
+        /// The identifier the broker chose for a client that sent an empty one.
+        assigned_client_id: bool,
+        /// Messages to send again before anything new ([MQTT-4.4.0-1]).
+        resend: Vec<Packet>,
+        wakes: Wakes,
+    },
+    Refused(ReasonCode),
+}
+
+/// How a connection ended, which decides the fate of its Will.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// DISCONNECT with reason 0x00: the Will is discarded.
+    Graceful,
+    /// Socket error, keep alive timeout, protocol error, DISCONNECT 0x04: the Will is published.
+    PublishWill,
+}
+
+/// Counters the `$SYS` tree reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateFigures {
+    pub clients_connected: usize,
+    pub clients_total: usize,
+    pub clients_maximum: usize,
+    pub subscriptions: usize,
+    pub retained: usize,
+    pub messages_dropped: u64,
+}
+
+pub struct BrokerState {
+    config: Arc<BrokerConfig>,
+    sessions: Box<dyn SessionStore>,
+    links: HashMap<Arc<str>, Link>,
+    subscriptions: SubscriptionTree,
+    retained: RetainedStore,
+    clients_maximum: usize,
+    messages_dropped: u64,
+}
+
+impl BrokerState {
+    pub fn new(config: Arc<BrokerConfig>, sessions: Box<dyn SessionStore>) -> BrokerState {
+        BrokerState {
+            config,
+            sessions,
+            links: HashMap::new(),
+            subscriptions: SubscriptionTree::default(),
+            retained: RetainedStore::default(),
+            clients_maximum: 0,
+            messages_dropped: 0,
+        }
+    }
+
+    pub fn figures(&self) -> StateFigures {
+        StateFigures {
+            clients_connected: self.links.len(),
+            clients_total: self.sessions.len(),
+            clients_maximum: self.clients_maximum,
+            subscriptions: self.subscriptions.len(),
+            retained: self.retained.len(),
+            messages_dropped: self.messages_dropped,
+        }
+    }
+
+    /// Accepts or refuses a CONNECT, taking over any connection with the same identifier.
+    pub fn connect(
+        &mut self,
+        connect: &Connect,
+        connection_id: u64,
+        signals: Arc<ConnectionSignals>,
+        now: Instant,
+    ) -> ConnectOutcome {
+        let mut assigned_client_id = false;
+        let client_id: Arc<str> = if connect.client_id.is_empty() {
+            match connect.protocol {
+                // MQTT 3.1 requires 1-23 characters; 3.1.1 allows an empty one only with a clean session.
+                ProtocolVersion::V31 => {
+                    return ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid)
+                }
+                ProtocolVersion::V311 if !connect.clean_start => {
+                    return ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid)
+                }
+                _ => {
+                    assigned_client_id = true;
+                    self.unused_client_id().into()
+                }
+            }
+        } else {
+            connect.client_id.as_str().into()
+        };
+
+        let mut wakes = Wakes::default();
+        if let Some(old) = self.links.remove(&client_id) {
+            // [MQTT-3.1.4-3] the existing connection goes; it did not DISCONNECT, so its Will is published.
+            old.signals.kick(ReasonCode::SessionTakenOver);
+            if let Some(will) = self
+                .sessions
+                .get_mut(&client_id)
+                .and_then(|s| s.will.take())
+            {
+                wakes.extend(self.publish_will(&will, &client_id, now));
+            }
+        }
+
+        let expiry = match connect.protocol {
+            ProtocolVersion::V5 => SessionExpiry::from_interval(
+                connect.properties.session_expiry_interval.unwrap_or(0),
+            ),
+            _ if connect.clean_start => SessionExpiry::OnDisconnect,
+            _ => SessionExpiry::Never,
+        };
+        let existing = if connect.clean_start {
+            self.discard_session(&client_id);
+            None
+        } else {
+            self.sessions.get_mut(&client_id)
+        };
+        let session_present = existing.is_some();
+        if !session_present {
+            self.sessions.insert(Session::new(
+                client_id.clone(),
+                expiry,
+                self.config.session_limits,
+            ));
+        }
+        let Some(session) = self.sessions.get_mut(&client_id) else {
+            return ConnectOutcome::Refused(ReasonCode::ServerUnavailable);
+        };
+        session.expiry = expiry;
+        session.will = connect.will.clone();
+        let receive_maximum = connect.properties.receive_maximum.unwrap_or(u16::MAX);
+        let resend = session.attach(receive_maximum);
+        self.links.insert(
+            client_id.clone(),
+            Link {
+                connection_id,
+                signals,
+            },
+        );
+        self.clients_maximum = self.clients_maximum.max(self.links.len());
+        ConnectOutcome::Accepted {
+            client_id,
+            session_present,
+            assigned_client_id,
+            resend,
+            wakes,
+        }
+    }
+
+    fn unused_client_id(&self) -> String {
+        loop {
+            let id = format!("mq-{:016x}", fastrand::u64(..));
+            if self.sessions.get(&id).is_none() {
+                return id;
+            }
+        }
+    }
+
+    fn discard_session(&mut self, client_id: &str) {
+        if let Some(session) = self.sessions.remove(client_id) {
+            for filter in session.subscriptions.keys() {
+                self.subscriptions.remove(filter, client_id);
+            }
+        }
+    }
+
+    /// The connection `connection_id` of `client_id` has ended. Nothing happens if another
+    /// connection has taken the session over meanwhile.
+    pub fn disconnected(
+        &mut self,
+        client_id: &str,
+        connection_id: u64,
+        departure: Departure,
+        now: Instant,
+    ) -> Wakes {
+        let mut wakes = Wakes::default();
+        match self.links.get(client_id) {
+            Some(link) if link.connection_id == connection_id => {}
+            _ => return wakes,
+        }
+        self.links.remove(client_id);
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return wakes;
+        };
+        session.detach(now);
+        let will = session.will.take();
+        let ends = session.expiry == SessionExpiry::OnDisconnect;
+        if departure == Departure::PublishWill {
+            if let Some(will) = will {
+                wakes.extend(self.publish_will(&will, client_id, now));
+            }
+        }
+        if ends {
+            self.discard_session(client_id);
+        }
+        wakes
+    }
+
+    fn publish_will(&mut self, will: &Will, client_id: &str, now: Instant) -> Wakes {
+        let message = Message {
+            topic: will.topic.clone(),
+            payload: will.payload.clone(),
+            qos: will.qos,
+            retain: will.retain,
+            properties: will.properties.clone(),
+            origin: Some(client_id.into()),
+            received_at: now,
+        };
+        self.publish(Arc::new(message))
+    }
+
+    /// Routes a message to every session with a matching subscription, once per session.
+    pub fn publish(&mut self, message: Arc<Message>) -> Wakes {
+        let mut wakes = Wakes::default();
+        if message.retain {
+            self.retained.update(&message);
+        }
+        for (client_id, found) in self.subscriptions.matches(&message.topic) {
+            if found.no_local && message.origin.as_deref() == Some(&*client_id) {
+                continue;
+            }
+            let Some(session) = self.sessions.get_mut(&client_id) else {
+                continue;
+            };
+            let delivery = Delivery {
+                message: message.clone(),
+                qos: message.qos.min(found.qos),
+                // [MQTT-3.3.1-9] forwarded messages carry retain 0 unless Retain As Published.
+                retain: message.retain && found.retain_as_published,
+                subscription_identifiers: found.subscription_identifiers,
+            };
+            match session.enqueue(delivery) {
+                Enqueued::Queued => {
+                    if let Some(link) = self.links.get(&client_id) {
+                        wakes.push(&link.signals);
+                    }
+                }
+                Enqueued::Dropped => self.messages_dropped += 1,
+                Enqueued::Discarded => {}
+            }
+        }
+        wakes
+    }
+
+    /// Handles a PUBLISH from `client_id`; returns the acknowledgement to send, if any.
+    pub fn client_publish(
+        &mut self,
+        client_id: &Arc<str>,
+        publish: &Publish,
+        now: Instant,
+    ) -> (Option<Packet>, Wakes) {
+        let route = |state: &mut BrokerState| {
+            let message = Message::from_publish(publish, Some(client_id.clone()), now);
+            state.publish(Arc::new(message))
+        };
+        match (publish.qos, publish.packet_id) {
+            (QoS::AtLeastOnce, Some(id)) => {
+                let wakes = route(self);
+                (Some(Packet::PubAck(PubResponse::new(id))), wakes)
+            }
+            (QoS::ExactlyOnce, Some(id)) => {
+                let first = self
+                    .sessions
+                    .get_mut(client_id)
+                    .map(|s| s.on_inbound_qos2(id));
+                let wakes = match first {
+                    Some(InboundQoS2::New) => route(self),
+                    _ => Wakes::default(),
+                };
+                (Some(Packet::PubRec(PubResponse::new(id))), wakes)
+            }
+            _ => (None, route(self)),
+        }
+    }
+
+    pub fn subscribe(&mut self, client_id: &Arc<str>, subscribe: &Subscribe) -> SubAck {
+        let identifier = subscribe
+            .properties
+            .subscription_identifiers
+            .first()
+            .copied();
+        let mut reason_codes = Vec::with_capacity(subscribe.filters.len());
+        for (filter, options) in &subscribe.filters {
+            if SharedFilter::parse(filter).is_some() {
+                reason_codes.push(ReasonCode::SharedSubscriptionsNotSupported);
+                continue;
+            }
+            let Some(session) = self.sessions.get_mut(client_id) else {
+                reason_codes.push(ReasonCode::UnspecifiedError);
+                continue;
+            };
+            let mut options = *options;
+            options.qos = options.qos.min(self.config.maximum_qos);
+            let is_new = self
+                .subscriptions
+                .insert(filter, client_id.clone(), options, identifier);
+            session.subscriptions.insert(filter.clone(), options);
+            let send_retained = match options.retain_handling {
+                RetainHandling::SendAtSubscribe => true,
+                RetainHandling::SendAtSubscribeIfNew => is_new,
+                RetainHandling::DoNotSend => false,
+            };
+            if send_retained {
+                for message in self.retained.matching(filter) {
+                    let delivery = Delivery {
+                        qos: message.qos.min(options.qos),
+                        message,
+                        retain: true,
+                        subscription_identifiers: identifier.into_iter().collect(),
+                    };
+                    if session.enqueue(delivery) == Enqueued::Dropped {
+                        self.messages_dropped += 1;
+                    }
+                }
+            }
+            reason_codes.push(match options.qos {
+                QoS::AtMostOnce => ReasonCode::Success,
+                QoS::AtLeastOnce => ReasonCode::GrantedQoS1,
+                QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
+            });
+        }
+        SubAck {
+            packet_id: subscribe.packet_id,
+            reason_codes,
+            properties: Default::default(),
+        }
+    }
+
+    pub fn unsubscribe(&mut self, client_id: &Arc<str>, unsubscribe: &Unsubscribe) -> UnsubAck {
+        let reason_codes = unsubscribe
+            .filters
+            .iter()
+            .map(|filter| {
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.subscriptions.remove(filter);
+                }
+                if self.subscriptions.remove(filter, client_id) {
+                    ReasonCode::Success
+                } else {
+                    ReasonCode::NoSubscriptionExisted
+                }
+            })
+            .collect();
+        UnsubAck {
+            packet_id: unsubscribe.packet_id,
+            reason_codes,
+            properties: Default::default(),
+        }
+    }
+
+    pub fn session_mut(&mut self, client_id: &str) -> Option<&mut Session> {
+        self.sessions.get_mut(client_id)
+    }
+
+    /// PUBREL from the client; answers PUBCOMP.
+    pub fn client_pubrel(&mut self, client_id: &str, id: PacketId) -> PubResponse {
+        match self.sessions.get_mut(client_id) {
+            Some(session) => session.on_pubrel(id),
+            None => PubResponse::with_reason(id, ReasonCode::PacketIdentifierNotFound),
+        }
+    }
+
+    /// Removes offline sessions whose expiry has passed; returns how many.
+    pub fn expire_sessions(&mut self, now: Instant) -> usize {
+        let expired = self.sessions.expired(now);
+        for client_id in &expired {
+            self.discard_session(client_id);
+        }
+        expired.len()
+    }
+}

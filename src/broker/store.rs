@@ -1,0 +1,58 @@
+//! Where sessions live. The broker reaches sessions only through [`SessionStore`], so a
+//! durable store can take the place of the in-memory one without touching the protocol
+//! logic.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::session::Session;
+
+pub trait SessionStore: Send {
+    fn get(&self, client_id: &str) -> Option<&Session>;
+    fn get_mut(&mut self, client_id: &str) -> Option<&mut Session>;
+    /// Adds a session, returning the one it replaces.
+    fn insert(&mut self, session: Session) -> Option<Session>;
+    fn remove(&mut self, client_id: &str) -> Option<Session>;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Client identifiers of offline sessions whose expiry has passed.
+    fn expired(&self, now: Instant) -> Vec<String>;
+}
+
+/// Sessions kept in memory only: they survive reconnects, not a restart.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    sessions: HashMap<String, Session>,
+}
+
+impl SessionStore for MemoryStore {
+    fn get(&self, client_id: &str) -> Option<&Session> {
+        self.sessions.get(client_id)
+    }
+
+    fn get_mut(&mut self, client_id: &str) -> Option<&mut Session> {
+        self.sessions.get_mut(client_id)
+    }
+
+    fn insert(&mut self, session: Session) -> Option<Session> {
+        self.sessions.insert(session.client_id.to_string(), session)
+    }
+
+    fn remove(&mut self, client_id: &str) -> Option<Session> {
+        self.sessions.remove(client_id)
+    }
+
+    fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn expired(&self, now: Instant) -> Vec<String> {
+        self.sessions
+            .values()
+            .filter(|s| s.has_expired(now))
+            .map(|s| s.client_id.to_string())
+            .collect()
+    }
+}

@@ -1,0 +1,117 @@
+//! `mq broker`: run an MQTT broker.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::exit::{Failure, FailureKind};
+use crate::broker::config::DEFAULT_MAX_PACKET_SIZE;
+use crate::broker::session::SessionLimits;
+use crate::broker::{Broker, BrokerConfig, ListenerConfig};
+
+/// Run an MQTT 3.1/3.1.1/5.0 broker. With no options it listens on mqtt://127.0.0.1:1883.
+///
+/// Prints one line per listener with its URL (`mqtt://ADDRESS:PORT`) once it is bound;
+/// port 0 picks a free port. Stops cleanly on Ctrl-C or SIGTERM.
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(short, long, default_value_t = 1883)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// More log output: -v connections, -vv packets, -vvv everything (or set RUST_LOG).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Seconds between $SYS updates; 0 turns them off.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub sys_interval: u64,
+    /// Largest packet accepted, in bytes; larger ones close the connection.
+    #[arg(long, default_value_t = DEFAULT_MAX_PACKET_SIZE, value_name = "BYTES")]
+    pub max_packet_size: usize,
+    /// QoS 1 and 2 messages in flight to one client at a time.
+    #[arg(long, default_value_t = SessionLimits::default().max_inflight, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_inflight_messages: u16,
+    /// Messages queued per session beyond those in flight; more are dropped (QoS 0 first) and counted.
+    #[arg(long, default_value_t = SessionLimits::default().max_queued_messages, value_name = "N")]
+    pub max_queued_messages: usize,
+    /// Payload bytes queued per session; 0 for no byte limit.
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub max_queued_bytes: usize,
+    /// Seconds a new connection has to send CONNECT.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub connect_timeout: u64,
+    /// Most simultaneous connections; further ones are closed at once.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+}
+
+impl BrokerArgs {
+    fn config(&self) -> BrokerConfig {
+        BrokerConfig {
+            listeners: vec![ListenerConfig {
+                bind: SocketAddr::new(self.bind, self.port),
+            }],
+            session_limits: SessionLimits {
+                max_inflight: self.max_inflight_messages,
+                max_queued_messages: self.max_queued_messages,
+                max_queued_bytes: self.max_queued_bytes,
+            },
+            max_packet_size: self.max_packet_size,
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            max_connections: self.max_connections.unwrap_or(usize::MAX),
+            sys_interval: (self.sys_interval > 0).then(|| Duration::from_secs(self.sys_interval)),
+            ..BrokerConfig::default()
+        }
+    }
+}
+
+pub fn run(args: BrokerArgs) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                FailureKind::General,
+                format!("cannot start the runtime: {e}"),
+            )
+        })?;
+    runtime.block_on(async {
+        let broker = Broker::bind(args.config())
+            .await
+            .map_err(|e| Failure::new(FailureKind::Network, e.to_string()))?;
+        {
+            let mut out = std::io::stdout().lock();
+            for addr in broker.local_addrs() {
+                let _ = writeln!(out, "mq broker listening on mqtt://{addr}");
+            }
+            let _ = out.flush();
+        }
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        broker.run(shutdown).await;
+        Ok(())
+    })
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            shutdown.cancel();
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    shutdown.cancel();
+}
