@@ -97,8 +97,12 @@ impl DecodeError {
         match self {
             PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
             UnsupportedProtocolLevel(_) => ReasonCode::UnsupportedProtocolVersion,
-            WildcardInTopicName(_) | EmptyTopicName => ReasonCode::TopicNameInvalid,
-            DuplicateProperty(_)
+            WildcardInTopicName(_) => ReasonCode::TopicNameInvalid,
+            // MQTT 5 sections 3.3.2.1, 3.8.3 and 3.10.3 name these a Protocol Error.
+            EmptyTopicName
+            | EmptySubscribe
+            | EmptyUnsubscribe
+            | DuplicateProperty(_)
             | InvalidPropertyValue { .. }
             | FirstPacketNotConnect(_)
             | SecondConnect
