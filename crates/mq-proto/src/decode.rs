@@ -411,7 +411,7 @@ fn subscribe(r: &mut Reader, v5: bool) -> Result<Subscribe, DecodeError> {
         if options & reserved != 0 {
             return Err(DecodeError::SubscriptionOptionsReserved);
         }
-        let qos = QoS::from_bits(options & 0x03).ok_or(DecodeError::InvalidQoS)?;
+        let qos = QoS::from_bits(options & 0x03).ok_or(DecodeError::InvalidSubscriptionQoS)?;
         let retain_handling = match (options >> 4) & 0x03 {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendAtSubscribeIfNew,

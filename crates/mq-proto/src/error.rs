@@ -58,6 +58,8 @@ pub enum DecodeError {
     SubscriptionOptionsReserved,
     #[error("[MQTT-3.8.3-5] Retain Handling 3 is reserved")]
     InvalidRetainHandling,
+    #[error("[MQTT-3-8.3-4] subscription options ask for Maximum QoS 3")]
+    InvalidSubscriptionQoS,
     #[error("[MQTT-3.9.3-2] SUBACK return code 0x{0:02X} is reserved")]
     InvalidSubAckCode(u8),
     #[error("{packet} ends before its contents do")]
@@ -98,7 +100,7 @@ impl DecodeError {
             PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
             UnsupportedProtocolLevel(_) => ReasonCode::UnsupportedProtocolVersion,
             WildcardInTopicName(_) => ReasonCode::TopicNameInvalid,
-            // MQTT 5 sections 3.3.2.1, 3.8.3 and 3.10.3 name these a Protocol Error.
+            // MQTT 5 sections 3.3.2.1, 3.8.3, 3.8.3.1 and 3.10.3 name these a Protocol Error.
             EmptyTopicName
             | EmptySubscribe
             | EmptyUnsubscribe
@@ -108,7 +110,8 @@ impl DecodeError {
             | SecondConnect
             | WrongDirection { .. }
             | AuthBeforeV5(_)
-            | InvalidRetainHandling => ReasonCode::ProtocolError,
+            | InvalidRetainHandling
+            | InvalidSubscriptionQoS => ReasonCode::ProtocolError,
             _ => ReasonCode::MalformedPacket,
         }
     }
