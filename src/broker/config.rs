@@ -24,6 +24,11 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     /// How often `$SYS` topics are published; `None` turns them off.
     pub sys_interval: Option<Duration>,
+    /// Longest Keep Alive granted: v5 clients asking for more (or for none) are told this
+    /// as Server Keep Alive; 3.x clients asking for more are refused, as Mosquitto does.
+    pub max_keepalive: u16,
+    /// Topic Aliases a v5 client may use toward the broker.
+    pub topic_alias_maximum: u16,
 }
 
 /// 1 MiB: generous for MQTT payloads, small enough that a peer cannot make the broker
@@ -42,6 +47,8 @@ impl Default for BrokerConfig {
             connect_timeout: Duration::from_secs(10),
             max_connections: usize::MAX,
             sys_interval: Some(Duration::from_secs(10)),
+            max_keepalive: u16::MAX,
+            topic_alias_maximum: 10,
         }
     }
 }

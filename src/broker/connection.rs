@@ -2,6 +2,7 @@
 //! packets with the strict codec, applies them to the shared state under the lock, and
 //! writes what the state hands back. Nothing here awaits while holding the lock.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use mq_proto::{
-    Codec, ConnAck, Connect, DecodeError, Disconnect, Packet, Properties, ProtocolVersion, Publish,
-    QoS, ReasonCode,
+    topic::SharedFilter, ByteString, Codec, ConnAck, Connect, DecodeError, Disconnect, Packet,
+    Properties, ProtocolVersion, Publish, QoS, ReasonCode, PROTOCOL_MAX_PACKET_SIZE,
 };
 
-use super::session::{Session, SessionExpiry};
+use super::session::{PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{ConnectOutcome, Departure};
 use super::stats::Stats;
@@ -27,6 +28,9 @@ use super::Shared;
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// Read at most this much at a time; packets larger than this arrive over several reads.
 const READ_CHUNK: usize = 16 * 1024;
+/// After the broker ends a connection it keeps reading (and discarding) this long, so the
+/// peer can still read the final CONNACK or DISCONNECT instead of getting a reset.
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -72,6 +76,35 @@ struct Connection<S> {
     codec: Codec,
     read_buf: BytesMut,
     write_buf: BytesMut,
+    aliases: TopicAliases,
+}
+
+/// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
+#[derive(Debug, Default)]
+struct TopicAliases {
+    /// Set by the client, up to the broker's Topic Alias Maximum.
+    inbound: HashMap<u16, ByteString>,
+    /// Chosen by the broker, up to the client's Topic Alias Maximum.
+    outbound: HashMap<ByteString, u16>,
+    outbound_maximum: u16,
+}
+
+impl TopicAliases {
+    /// Replaces a full topic the client has an alias for by the alias, and hands out new
+    /// aliases while the client allows more.
+    fn apply_outbound(&mut self, publish: &mut Publish) {
+        if self.outbound_maximum == 0 {
+            return;
+        }
+        if let Some(alias) = self.outbound.get(&publish.topic) {
+            publish.properties.topic_alias = Some(*alias);
+            publish.topic = ByteString::new();
+        } else if self.outbound.len() < usize::from(self.outbound_maximum) {
+            let alias = self.outbound.len() as u16 + 1;
+            self.outbound.insert(publish.topic.clone(), alias);
+            publish.properties.topic_alias = Some(alias);
+        }
+    }
 }
 
 /// Serves one accepted connection until it closes.
@@ -93,6 +126,7 @@ pub(crate) async fn serve<S>(
         codec: Codec::server(max_packet_size),
         read_buf: BytesMut::new(),
         write_buf: BytesMut::new(),
+        aliases: TopicAliases::default(),
     };
     let connect_timeout = connection.shared.config.connect_timeout;
     let connect = tokio::select! {
@@ -165,6 +199,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         })
     }
 
+    /// Sends FIN, then drains what the peer still sends until it closes or the linger
+    /// time ends: closing with unread data would reset the connection and could destroy
+    /// the last packet before the peer reads it.
+    async fn close_lingering(&mut self) {
+        let _ = self.stream.shutdown().await;
+        let mut sink = [0u8; 1024];
+        let drain = async {
+            while let Ok(n) = self.stream.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
+    }
+
     fn send(&mut self, packet: &Packet) {
         self.codec.encode(packet, &mut self.write_buf);
     }
@@ -183,18 +233,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         } else if let Close::ProtocolError(e) = &close {
             info!(peer = %self.peer, "closing connection: {e}");
         }
-        let _ = self.stream.shutdown().await;
+        self.close_lingering().await;
     }
 
-    async fn run_session(&mut self, connect: Connect, shutdown: CancellationToken) {
+    async fn run_session(&mut self, mut connect: Connect, shutdown: CancellationToken) {
         let version = connect.protocol;
+        let max_keepalive = self.shared.config.max_keepalive;
+        let mut server_keep_alive = None;
+        let unlimited = max_keepalive == u16::MAX;
+        if connect.keep_alive > max_keepalive || (connect.keep_alive == 0 && !unlimited) {
+            if version == ProtocolVersion::V5 {
+                server_keep_alive = Some(max_keepalive);
+                connect.keep_alive = max_keepalive;
+            } else if connect.keep_alive > max_keepalive {
+                info!(peer = %self.peer, "refused keep alive {} above max_keepalive {max_keepalive}", connect.keep_alive);
+                return self.refuse(ReasonCode::ClientIdentifierNotValid).await;
+            }
+        }
+        let peer_limits = PeerLimits {
+            protocol: version,
+            receive_maximum: connect.properties.receive_maximum.unwrap_or(u16::MAX),
+            maximum_packet_size: connect
+                .properties
+                .maximum_packet_size
+                .map_or(PROTOCOL_MAX_PACKET_SIZE, |size| size as usize),
+        };
+        self.aliases.outbound_maximum = connect.properties.topic_alias_maximum.unwrap_or(0);
         let signals = Arc::new(ConnectionSignals::default());
         let now = std::time::Instant::now();
-        let outcome =
-            self.shared
-                .state
-                .lock()
-                .connect(&connect, self.connection_id, signals.clone(), now);
+        let outcome = self.shared.state.lock().connect(
+            &connect,
+            peer_limits,
+            self.connection_id,
+            signals.clone(),
+            now,
+        );
         let (client_id, session_present, assigned, resend, wakes) = match outcome {
             ConnectOutcome::Accepted {
                 client_id,
@@ -211,14 +284,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             ),
             ConnectOutcome::Refused(reason_code) => {
                 info!(peer = %self.peer, client_id = %connect.client_id, "refused connection: {reason_code}");
-                self.send(&Packet::ConnAck(ConnAck {
-                    session_present: false,
-                    reason_code,
-                    properties: Properties::default(),
-                }));
-                let _ = self.flush().await;
-                let _ = self.stream.shutdown().await;
-                return;
+                return self.refuse(reason_code).await;
             }
         };
         wakes.notify();
@@ -240,7 +306,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.send(&Packet::ConnAck(ConnAck {
             session_present,
             reason_code: ReasonCode::Success,
-            properties: self.connack_properties(&client_id, assigned),
+            properties: self.connack_properties(&client_id, assigned, server_keep_alive, &connect),
         }));
         for packet in &resend {
             self.send(packet);
@@ -255,7 +321,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.send(&Packet::Disconnect(Disconnect::new(reason)));
             let _ = self.flush().await;
         }
-        let _ = self.stream.shutdown().await;
+        self.close_lingering().await;
         match &close {
             Close::ClientDisconnect(_) => info!("Client {client_id} disconnected."),
             Close::ProtocolError(e) => {
@@ -280,15 +346,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         wakes.notify();
     }
 
-    fn connack_properties(&self, client_id: &str, assigned: bool) -> Properties {
+    /// CONNACK with a failure reason, then close.
+    async fn refuse(&mut self, reason_code: ReasonCode) {
+        self.send(&Packet::ConnAck(ConnAck {
+            session_present: false,
+            reason_code,
+            properties: Properties::default(),
+        }));
+        let _ = self.flush().await;
+        self.close_lingering().await;
+    }
+
+    /// What a v5 client learns of the broker in CONNACK (ignored for 3.x by the encoder).
+    fn connack_properties(
+        &self,
+        client_id: &str,
+        assigned: bool,
+        server_keep_alive: Option<u16>,
+        connect: &Connect,
+    ) -> Properties {
         let config = &self.shared.config;
+        let wants_response_information = connect.properties.request_response_information == Some(1);
         Properties {
             assigned_client_identifier: assigned.then(|| client_id.to_string()),
             maximum_packet_size: u32::try_from(config.max_packet_size).ok(),
             maximum_qos: (config.maximum_qos != QoS::ExactlyOnce)
                 .then_some(config.maximum_qos as u8),
-            topic_alias_maximum: None,
-            shared_subscription_available: Some(0),
+            receive_maximum: Some(config.session_limits.max_inflight),
+            topic_alias_maximum: Some(config.topic_alias_maximum).filter(|max| *max > 0),
+            server_keep_alive,
+            // Request/response: a topic prefix meant for this client alone.
+            response_information: wants_response_information
+                .then(|| format!("mq/response/{client_id}")),
             ..Properties::default()
         }
     }
@@ -364,9 +453,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let Some(session) = state.session_mut(client_id) else {
                 return false;
             };
+            let now = std::time::Instant::now();
             let mut bytes = 0;
             while bytes < WRITE_BATCH_BYTES {
-                let Some(publish) = session.next_publish() else {
+                let Some(publish) = session.next_publish(now) else {
                     break;
                 };
                 bytes += publish.payload.len() + publish.topic.len();
@@ -374,7 +464,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         }
         Stats::add(&self.shared.stats.messages_sent, batch.len() as u64);
-        for publish in batch {
+        for mut publish in batch {
+            self.aliases.apply_outbound(&mut publish);
             self.send(&Packet::Publish(publish));
         }
         self.write_buf.len() >= WRITE_BATCH_BYTES
@@ -389,13 +480,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<bool, Close> {
         let now = std::time::Instant::now();
         match packet {
-            Packet::Publish(publish) => {
+            Packet::Publish(mut publish) => {
                 Stats::add(&self.shared.stats.messages_received, 1);
-                if publish.properties.topic_alias.is_some() {
-                    // CONNACK advertised Topic Alias Maximum 0 ([MQTT-3.3.2-8]).
+                self.resolve_topic_alias(&mut publish)?;
+                if !publish.properties.subscription_identifiers.is_empty() {
                     return Err(Close::Refused(
-                        ReasonCode::TopicAliasInvalid,
-                        "topic alias not allowed",
+                        ReasonCode::ProtocolError,
+                        "a client PUBLISH must not carry Subscription Identifiers",
                     ));
                 }
                 if publish.qos > self.shared.config.maximum_qos {
@@ -404,11 +495,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "QoS above the maximum",
                     ));
                 }
-                let (ack, wakes) = self
-                    .shared
-                    .state
-                    .lock()
-                    .client_publish(client_id, &publish, now);
+                if publish.properties.payload_format_indicator == Some(1)
+                    && std::str::from_utf8(&publish.payload).is_err()
+                {
+                    return self.refuse_payload_format(&publish);
+                }
+                let receive_maximum = (connect.protocol == ProtocolVersion::V5)
+                    .then_some(self.shared.config.session_limits.max_inflight);
+                let result = self.shared.state.lock().client_publish(
+                    client_id,
+                    &publish,
+                    receive_maximum,
+                    now,
+                );
+                let (ack, wakes) = result.map_err(|refused| {
+                    Close::Refused(
+                        refused.0,
+                        "more QoS 2 messages unreleased than Receive Maximum allows",
+                    )
+                })?;
                 wakes.notify();
                 if let Some(ack) = ack {
                     self.send(&ack);
@@ -447,7 +552,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(false)
             }
             Packet::Subscribe(subscribe) => {
-                let ack = self.shared.state.lock().subscribe(client_id, &subscribe);
+                let no_local_shared = subscribe.filters.iter().any(|(filter, options)| {
+                    options.no_local && SharedFilter::parse(filter).is_some()
+                });
+                if no_local_shared && connect.protocol == ProtocolVersion::V5 {
+                    return Err(Close::Refused(
+                        ReasonCode::ProtocolError,
+                        "No Local on a shared subscription [MQTT-3.8.3-4]",
+                    ));
+                }
+                let ack = self
+                    .shared
+                    .state
+                    .lock()
+                    .subscribe(client_id, &subscribe, now);
                 self.send(&Packet::SubAck(ack));
                 Ok(true)
             }
@@ -503,6 +621,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 ))
             }
         }
+    }
+
+    /// Replaces a Topic Alias by its topic, remembering new ones ([MQTT-3.3.2-7..12]).
+    fn resolve_topic_alias(&mut self, publish: &mut Publish) -> Result<(), Close> {
+        let Some(alias) = publish.properties.topic_alias.take() else {
+            return Ok(());
+        };
+        if alias > self.shared.config.topic_alias_maximum {
+            return Err(Close::Refused(
+                ReasonCode::TopicAliasInvalid,
+                "topic alias above the Topic Alias Maximum",
+            ));
+        }
+        if publish.topic.is_empty() {
+            match self.aliases.inbound.get(&alias) {
+                Some(topic) => publish.topic = topic.clone(),
+                None => {
+                    return Err(Close::Refused(
+                        ReasonCode::ProtocolError,
+                        "unknown topic alias",
+                    ))
+                }
+            }
+        } else {
+            // Copy: the map outlives the receive buffer the topic points into.
+            let topic = ByteString::from(&*publish.topic);
+            self.aliases.inbound.insert(alias, topic);
+        }
+        Ok(())
+    }
+
+    /// A payload that is not UTF-8 although its Payload Format Indicator says it is: the
+    /// broker checks what it is promised (MQTT 5 section 3.3.2.3.2) and refuses it.
+    fn refuse_payload_format(&mut self, publish: &Publish) -> Result<bool, Close> {
+        let Some(id) = publish.packet_id else {
+            return Err(Close::Refused(
+                ReasonCode::PayloadFormatInvalid,
+                "payload is not UTF-8 although its format indicator says so",
+            ));
+        };
+        let ack = mq_proto::PubResponse::with_reason(id, ReasonCode::PayloadFormatInvalid);
+        self.send(&if publish.qos == QoS::AtLeastOnce {
+            Packet::PubAck(ack)
+        } else {
+            Packet::PubRec(ack)
+        });
+        Ok(false)
     }
 
     fn with_session<T: Default>(&self, client_id: &str, f: impl FnOnce(&mut Session) -> T) -> T {

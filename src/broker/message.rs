@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mq_proto::{ByteString, Bytes, Properties, Publish, QoS};
+use mq_proto::{ByteString, Bytes, Properties, Publish, QoS, Will};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -21,17 +21,66 @@ pub struct Message {
 impl Message {
     /// Copies topic and payload out of the receive buffer: a queued message must not keep
     /// a whole read buffer alive.
+    /// Topic Aliases must already be resolved into `publish.topic`.
     pub fn from_publish(publish: &Publish, origin: Option<Arc<str>>, now: Instant) -> Message {
-        let topic = ByteString::from(&*publish.topic);
         Message {
-            topic,
+            topic: ByteString::from(&*publish.topic),
             payload: Bytes::copy_from_slice(&publish.payload),
             qos: publish.qos,
             retain: publish.retain,
-            properties: publish.properties.clone(),
+            properties: application_properties(&publish.properties),
             origin,
             received_at: now,
         }
+    }
+
+    /// The Will as a message: only the properties a PUBLISH may carry go with it
+    /// (Will Delay Interval stays behind).
+    pub fn from_will(will: &Will, origin: Option<Arc<str>>, now: Instant) -> Message {
+        Message {
+            topic: will.topic.clone(),
+            payload: will.payload.clone(),
+            qos: will.qos,
+            retain: will.retain,
+            properties: application_properties(&will.properties),
+            origin,
+            received_at: now,
+        }
+    }
+
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.remaining_expiry(now) == Some(0)
+    }
+
+    /// Seconds left of the Message Expiry Interval, if it has one.
+    fn remaining_expiry(&self, now: Instant) -> Option<u32> {
+        let interval = self.properties.message_expiry_interval?;
+        let elapsed = now.saturating_duration_since(self.received_at).as_secs();
+        Some(u32::try_from(u64::from(interval).saturating_sub(elapsed)).unwrap_or(0))
+    }
+
+    /// The properties as forwarded now: the Message Expiry Interval is what remains
+    /// ([MQTT-3.3.2-6]).
+    pub fn forwarded_properties(&self, now: Instant) -> Properties {
+        let mut properties = self.properties.clone();
+        if let Some(remaining) = self.remaining_expiry(now) {
+            properties.message_expiry_interval = Some(remaining.max(1));
+        }
+        properties
+    }
+}
+
+/// The properties that travel with an application message from publisher to subscribers
+/// (MQTT 5 section 3.3.2.3); connection-scoped ones like Topic Alias stay behind.
+fn application_properties(from: &Properties) -> Properties {
+    Properties {
+        payload_format_indicator: from.payload_format_indicator,
+        message_expiry_interval: from.message_expiry_interval,
+        content_type: from.content_type.clone(),
+        response_topic: from.response_topic.clone(),
+        correlation_data: from.correlation_data.clone(),
+        user_properties: from.user_properties.clone(),
+        ..Properties::default()
     }
 }
 
@@ -42,4 +91,7 @@ pub struct Delivery {
     pub qos: QoS,
     pub retain: bool,
     pub subscription_identifiers: Vec<u32>,
+    /// `$share/{ShareName}/{filter}` this copy was chosen for, so it can move to another
+    /// member if this one leaves with it unacknowledged.
+    pub share: Option<Arc<str>>,
 }

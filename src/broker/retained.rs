@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use mq_proto::topic;
 
@@ -25,11 +26,11 @@ impl RetainedStore {
     }
 
     /// The retained messages a new subscription to `filter` receives.
-    pub fn matching(&self, filter: &str) -> Vec<Arc<Message>> {
+    pub fn matching(&self, filter: &str, now: Instant) -> Vec<Arc<Message>> {
         let mut found: Vec<Arc<Message>> = self
             .messages
             .iter()
-            .filter(|(name, _)| topic::matches(filter, name))
+            .filter(|(name, message)| topic::matches(filter, name) && !message.is_expired(now))
             .map(|(_, message)| message.clone())
             .collect();
         // Stable order for subscribers and tests: oldest first.

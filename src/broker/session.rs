@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mq_proto::{
-    Packet, PacketId, PubResponse, Publish, QoS, ReasonCode, SubscriptionOptions, Will,
+    encoded_len, Packet, PacketId, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode,
+    SubscriptionOptions, Will,
 };
 
 use super::message::Delivery;
@@ -33,6 +34,16 @@ impl Default for SessionLimits {
     }
 }
 
+/// What the connected client accepts, from its CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerLimits {
+    pub protocol: ProtocolVersion,
+    /// Receive Maximum: QoS 1/2 messages it takes at once.
+    pub receive_maximum: u16,
+    /// Maximum Packet Size: larger messages are not sent to it ([MQTT-3.1.2-24]).
+    pub maximum_packet_size: usize,
+}
+
 /// When an offline session ends: never for MQTT 3.x persistent sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionExpiry {
@@ -54,16 +65,16 @@ impl SessionExpiry {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutboundState {
-    AwaitingPubAck,
-    AwaitingPubRec,
-    AwaitingPubComp,
+enum Awaiting {
+    PubAck,
+    PubRec,
+    PubComp,
 }
 
 #[derive(Debug, Clone)]
 struct Inflight {
     delivery: Delivery,
-    state: OutboundState,
+    state: Awaiting,
 }
 
 /// What happened to a message offered to a session.
@@ -90,12 +101,15 @@ pub struct Session {
     pub client_id: Arc<str>,
     pub subscriptions: HashMap<String, SubscriptionOptions>,
     pub will: Option<Will>,
+    /// A Will waiting out its Will Delay Interval after the connection ended.
+    pub pending_will: Option<(Will, Instant)>,
     pub expiry: SessionExpiry,
     /// When the last connection closed; `None` while connected.
     pub disconnected_at: Option<Instant>,
     limits: SessionLimits,
     /// How many may be in flight on the current connection (Receive Maximum, capped by limits).
     send_window: u16,
+    peer: PeerLimits,
     queue: VecDeque<Delivery>,
     queued_bytes: usize,
     /// In the order they were first sent, so a resend keeps the order.
@@ -111,10 +125,16 @@ impl Session {
             client_id,
             subscriptions: HashMap::new(),
             will: None,
+            pending_will: None,
             expiry,
             disconnected_at: None,
             limits,
             send_window: limits.max_inflight,
+            peer: PeerLimits {
+                protocol: ProtocolVersion::V311,
+                receive_maximum: u16::MAX,
+                maximum_packet_size: usize::MAX,
+            },
             queue: VecDeque::new(),
             queued_bytes: 0,
             inflight: Vec::new(),
@@ -194,33 +214,35 @@ impl Session {
     }
 
     /// The next PUBLISH to send, if the window allows: QoS 1/2 messages take a Packet
-    /// Identifier and move in flight.
-    pub fn next_publish(&mut self) -> Option<Publish> {
-        if !self.has_sendable() {
-            return None;
-        }
-        let delivery = self.queue.pop_front()?;
-        self.queued_bytes -= delivery.message.payload.len();
-        let packet_id = match delivery.qos {
-            QoS::AtMostOnce => None,
-            qos => {
-                let id = self.allocate_packet_id()?;
-                let state = if qos == QoS::AtLeastOnce {
-                    OutboundState::AwaitingPubAck
-                } else {
-                    OutboundState::AwaitingPubRec
-                };
-                self.inflight.push((
-                    id,
-                    Inflight {
-                        delivery: delivery.clone(),
-                        state,
-                    },
-                ));
-                Some(id)
+    /// Identifier and move in flight. Expired messages and messages larger than the
+    /// client's Maximum Packet Size are dropped on the way, as if sent ([MQTT-3.1.2-25]).
+    pub fn next_publish(&mut self, now: Instant) -> Option<Publish> {
+        while self.has_sendable() {
+            let delivery = self.queue.pop_front()?;
+            self.queued_bytes -= delivery.message.payload.len();
+            if delivery.message.is_expired(now) {
+                continue;
             }
-        };
-        Some(publish_packet(&delivery, packet_id, false))
+            let mut publish = publish_packet(&delivery, None, false, now);
+            if encoded_len(&Packet::Publish(publish.clone()), self.peer.protocol)
+                > self.peer.maximum_packet_size
+            {
+                self.dropped += 1;
+                continue;
+            }
+            if delivery.qos != QoS::AtMostOnce {
+                let id = self.allocate_packet_id()?;
+                let state = if delivery.qos == QoS::AtLeastOnce {
+                    Awaiting::PubAck
+                } else {
+                    Awaiting::PubRec
+                };
+                self.inflight.push((id, Inflight { delivery, state }));
+                publish.packet_id = Some(id);
+            }
+            return Some(publish);
+        }
+        None
     }
 
     fn allocate_packet_id(&mut self) -> Option<PacketId> {
@@ -236,7 +258,7 @@ impl Session {
         None
     }
 
-    fn position(&self, id: PacketId, state: OutboundState) -> Option<usize> {
+    fn position(&self, id: PacketId, state: Awaiting) -> Option<usize> {
         self.inflight
             .iter()
             .position(|(used, inflight)| *used == id && inflight.state == state)
@@ -244,7 +266,7 @@ impl Session {
 
     /// PUBACK from the client: the QoS 1 message is done. False if nothing awaited it.
     pub fn on_puback(&mut self, id: PacketId) -> bool {
-        match self.position(id, OutboundState::AwaitingPubAck) {
+        match self.position(id, Awaiting::PubAck) {
             Some(index) => {
                 self.inflight.remove(index);
                 true
@@ -256,19 +278,17 @@ impl Session {
     /// PUBREC from the client: answer with PUBREL (also for an unknown identifier, so the
     /// client can finish; MQTT 5 says which with the reason code).
     pub fn on_pubrec(&mut self, id: PacketId, reason: ReasonCode) -> Option<PubResponse> {
-        match self.position(id, OutboundState::AwaitingPubRec) {
+        match self.position(id, Awaiting::PubRec) {
             Some(index) if reason.is_error() => {
                 // A failed PUBREC ends the exchange (MQTT 5 section 4.3.3).
                 self.inflight.remove(index);
                 None
             }
             Some(index) => {
-                self.inflight[index].1.state = OutboundState::AwaitingPubComp;
+                self.inflight[index].1.state = Awaiting::PubComp;
                 Some(PubResponse::new(id))
             }
-            None if self.position(id, OutboundState::AwaitingPubComp).is_some() => {
-                Some(PubResponse::new(id))
-            }
+            None if self.position(id, Awaiting::PubComp).is_some() => Some(PubResponse::new(id)),
             None => Some(PubResponse::with_reason(
                 id,
                 ReasonCode::PacketIdentifierNotFound,
@@ -278,7 +298,7 @@ impl Session {
 
     /// PUBCOMP from the client: the QoS 2 message is done.
     pub fn on_pubcomp(&mut self, id: PacketId) -> bool {
-        match self.position(id, OutboundState::AwaitingPubComp) {
+        match self.position(id, Awaiting::PubComp) {
             Some(index) => {
                 self.inflight.remove(index);
                 true
@@ -309,16 +329,47 @@ impl Session {
     /// A connection takes the session: sets its send window and returns what must be sent
     /// again first, in the original order: PUBLISH with DUP for unacknowledged messages,
     /// PUBREL for those already received by the client ([MQTT-4.4.0-1]).
-    pub fn attach(&mut self, receive_maximum: u16) -> Vec<Packet> {
+    pub fn attach(&mut self, peer: PeerLimits, now: Instant) -> Vec<Packet> {
         self.disconnected_at = None;
-        self.send_window = receive_maximum.min(self.limits.max_inflight).max(1);
+        self.peer = peer;
+        self.send_window = peer.receive_maximum.min(self.limits.max_inflight).max(1);
         self.inflight
             .iter()
             .map(|(id, inflight)| match inflight.state {
-                OutboundState::AwaitingPubComp => Packet::PubRel(PubResponse::new(*id)),
-                _ => Packet::Publish(publish_packet(&inflight.delivery, Some(*id), true)),
+                Awaiting::PubComp => Packet::PubRel(PubResponse::new(*id)),
+                _ => Packet::Publish(publish_packet(&inflight.delivery, Some(*id), true, now)),
             })
             .collect()
+    }
+
+    /// QoS 2 messages from the client awaiting PUBREL: what its Receive Maximum counts.
+    pub fn inbound_qos2_len(&self) -> usize {
+        self.inbound_qos2.len()
+    }
+
+    /// Takes back the shared-subscription messages the client has not yet received, so
+    /// another member of the group can have them. A message the client acknowledged with
+    /// PUBREC has arrived and stays.
+    pub fn take_shared(&mut self) -> Vec<Delivery> {
+        let mut taken = Vec::new();
+        self.inflight.retain(|(_, inflight)| {
+            let movable = inflight.delivery.share.is_some() && inflight.state != Awaiting::PubComp;
+            if movable {
+                taken.push(inflight.delivery.clone());
+            }
+            !movable
+        });
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        for delivery in self.queue.drain(..) {
+            if delivery.share.is_some() {
+                self.queued_bytes -= delivery.message.payload.len();
+                taken.push(delivery);
+            } else {
+                kept.push_back(delivery);
+            }
+        }
+        self.queue = kept;
+        taken
     }
 
     pub fn detach(&mut self, now: Instant) {
@@ -326,9 +377,14 @@ impl Session {
     }
 }
 
-fn publish_packet(delivery: &Delivery, packet_id: Option<PacketId>, dup: bool) -> Publish {
+fn publish_packet(
+    delivery: &Delivery,
+    packet_id: Option<PacketId>,
+    dup: bool,
+    now: Instant,
+) -> Publish {
     let message = &delivery.message;
-    let mut properties = message.properties.clone();
+    let mut properties = message.forwarded_properties(now);
     properties.subscription_identifiers = delivery.subscription_identifiers.clone();
     Publish {
         dup,
@@ -361,12 +417,19 @@ mod tests {
             qos,
             retain: false,
             subscription_identifiers: Vec::new(),
+            share: None,
         }
     }
 
     fn session(limits: SessionLimits) -> Session {
         Session::new("c".into(), SessionExpiry::Never, limits)
     }
+
+    const PEER: PeerLimits = PeerLimits {
+        protocol: ProtocolVersion::V5,
+        receive_maximum: u16::MAX,
+        maximum_packet_size: usize::MAX,
+    };
 
     fn id(n: u16) -> PacketId {
         PacketId::new(n).unwrap()
@@ -376,7 +439,7 @@ mod tests {
     fn qos1_message_leaves_flight_when_puback_arrives() {
         let mut s = session(SessionLimits::default());
         s.enqueue(delivery(QoS::AtLeastOnce, "a"));
-        let publish = s.next_publish().unwrap();
+        let publish = s.next_publish(Instant::now()).unwrap();
         assert_eq!(publish.packet_id, Some(id(1)));
         assert_eq!(s.inflight_len(), 1);
         assert!(s.on_puback(id(1)));
@@ -388,7 +451,7 @@ mod tests {
     fn qos2_message_is_released_once_pubrec_arrives_and_done_at_pubcomp() {
         let mut s = session(SessionLimits::default());
         s.enqueue(delivery(QoS::ExactlyOnce, "a"));
-        let publish = s.next_publish().unwrap();
+        let publish = s.next_publish(Instant::now()).unwrap();
         let pid = publish.packet_id.unwrap();
         assert!(!s.on_puback(pid), "PUBACK does not finish QoS 2");
         assert_eq!(
@@ -407,12 +470,18 @@ mod tests {
         });
         s.enqueue(delivery(QoS::AtLeastOnce, "1"));
         s.enqueue(delivery(QoS::AtLeastOnce, "2"));
-        assert!(s.next_publish().is_some());
-        assert!(s.next_publish().is_none(), "window of one is full");
+        assert!(s.next_publish(Instant::now()).is_some());
+        assert!(
+            s.next_publish(Instant::now()).is_none(),
+            "window of one is full"
+        );
         assert!(s.on_puback(id(1)));
-        assert_eq!(&s.next_publish().unwrap().payload[..], b"2");
+        assert_eq!(&s.next_publish(Instant::now()).unwrap().payload[..], b"2");
         s.enqueue(delivery(QoS::AtMostOnce, "0"));
-        assert!(s.next_publish().is_some(), "QoS 0 needs no window");
+        assert!(
+            s.next_publish(Instant::now()).is_some(),
+            "QoS 0 needs no window"
+        );
     }
 
     #[test]
@@ -421,11 +490,11 @@ mod tests {
         for p in ["1", "2", "3"] {
             s.enqueue(delivery(QoS::ExactlyOnce, p));
         }
-        let first = s.next_publish().unwrap();
-        let second = s.next_publish().unwrap();
+        let first = s.next_publish(Instant::now()).unwrap();
+        let second = s.next_publish(Instant::now()).unwrap();
         s.on_pubrec(first.packet_id.unwrap(), ReasonCode::Success);
         s.detach(Instant::now());
-        let resend = s.attach(u16::MAX);
+        let resend = s.attach(PEER, Instant::now());
         assert_eq!(
             resend,
             vec![
@@ -436,7 +505,7 @@ mod tests {
                 }),
             ]
         );
-        assert_eq!(&s.next_publish().unwrap().payload[..], b"3");
+        assert_eq!(&s.next_publish(Instant::now()).unwrap().payload[..], b"3");
     }
 
     #[test]
@@ -467,7 +536,7 @@ mod tests {
         );
         assert_eq!(s.enqueue(delivery(QoS::AtMostOnce, "d")), Enqueued::Dropped);
         assert_eq!(s.dropped(), 3);
-        let payloads: Vec<_> = std::iter::from_fn(|| s.next_publish())
+        let payloads: Vec<_> = std::iter::from_fn(|| s.next_publish(Instant::now()))
             .map(|p| p.payload)
             .collect();
         assert_eq!(payloads, vec![Bytes::from("a"), Bytes::from("b")]);
@@ -517,11 +586,20 @@ mod tests {
         s.next_packet_id = u16::MAX;
         s.enqueue(delivery(QoS::AtLeastOnce, "a"));
         s.enqueue(delivery(QoS::AtLeastOnce, "b"));
-        assert_eq!(s.next_publish().unwrap().packet_id, Some(id(u16::MAX)));
-        assert_eq!(s.next_publish().unwrap().packet_id, Some(id(1)));
+        assert_eq!(
+            s.next_publish(Instant::now()).unwrap().packet_id,
+            Some(id(u16::MAX))
+        );
+        assert_eq!(
+            s.next_publish(Instant::now()).unwrap().packet_id,
+            Some(id(1))
+        );
         s.next_packet_id = u16::MAX;
         s.enqueue(delivery(QoS::AtLeastOnce, "c"));
-        assert_eq!(s.next_publish().unwrap().packet_id, Some(id(2)));
+        assert_eq!(
+            s.next_publish(Instant::now()).unwrap().packet_id,
+            Some(id(2))
+        );
     }
 
     #[test]

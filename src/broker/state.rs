@@ -15,10 +15,11 @@ use mq_proto::{
 use super::config::BrokerConfig;
 use super::message::{Delivery, Message};
 use super::retained::RetainedStore;
-use super::session::{Enqueued, InboundQoS2, Session, SessionExpiry};
+use super::session::{Enqueued, InboundQoS2, PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::store::SessionStore;
 use super::subscriptions::SubscriptionTree;
+use super::subscriptions::{GroupMatch, Match};
 
 /// The connection currently attached to a session.
 #[derive(Debug, Clone)]
@@ -95,7 +96,13 @@ pub struct BrokerState {
     retained: RetainedStore,
     clients_maximum: usize,
     messages_dropped: u64,
+    /// Round-robin position per shared subscription group.
+    share_cursors: HashMap<Arc<str>, usize>,
 }
+
+/// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRefused(pub ReasonCode);
 
 impl BrokerState {
     pub fn new(config: Arc<BrokerConfig>, sessions: Box<dyn SessionStore>) -> BrokerState {
@@ -107,6 +114,7 @@ impl BrokerState {
             retained: RetainedStore::default(),
             clients_maximum: 0,
             messages_dropped: 0,
+            share_cursors: HashMap::new(),
         }
     }
 
@@ -125,6 +133,7 @@ impl BrokerState {
     pub fn connect(
         &mut self,
         connect: &Connect,
+        peer: PeerLimits,
         connection_id: u64,
         signals: Arc<ConnectionSignals>,
         now: Instant,
@@ -169,7 +178,7 @@ impl BrokerState {
             _ => SessionExpiry::Never,
         };
         let existing = if connect.clean_start {
-            self.discard_session(&client_id);
+            wakes.extend(self.discard_session(&client_id));
             None
         } else {
             self.sessions.get_mut(&client_id)
@@ -187,8 +196,7 @@ impl BrokerState {
         };
         session.expiry = expiry;
         session.will = connect.will.clone();
-        let receive_maximum = connect.properties.receive_maximum.unwrap_or(u16::MAX);
-        let resend = session.attach(receive_maximum);
+        let resend = session.attach(peer, now);
         self.links.insert(
             client_id.clone(),
             Link {
@@ -215,12 +223,37 @@ impl BrokerState {
         }
     }
 
-    fn discard_session(&mut self, client_id: &str) {
-        if let Some(session) = self.sessions.remove(client_id) {
-            for filter in session.subscriptions.keys() {
-                self.subscriptions.remove(filter, client_id);
+    /// Ends a session: its subscriptions go, and shared-subscription messages it had not
+    /// received move to another member of their group.
+    fn discard_session(&mut self, client_id: &str) -> Wakes {
+        let Some(mut session) = self.sessions.remove(client_id) else {
+            return Wakes::default();
+        };
+        for filter in session.subscriptions.keys() {
+            self.subscriptions.remove(filter, client_id);
+        }
+        self.redistribute(session.take_shared(), client_id)
+    }
+
+    /// Hands shared-subscription messages to another member of their group.
+    fn redistribute(&mut self, deliveries: Vec<Delivery>, leaving: &str) -> Wakes {
+        let mut wakes = Wakes::default();
+        for delivery in deliveries {
+            let Some(key) = delivery.share.clone() else {
+                continue;
+            };
+            let group = self
+                .subscriptions
+                .matches(&delivery.message.topic)
+                .groups
+                .into_iter()
+                .find(|g| g.key == key);
+            if let Some(mut group) = group {
+                group.members.retain(|(id, _)| &**id != leaving);
+                wakes.extend(self.deliver_to_group(&delivery.message, group));
             }
         }
+        wakes
     }
 
     /// The connection `connection_id` of `client_id` has ended. Nothing happens if another
@@ -242,29 +275,32 @@ impl BrokerState {
             return wakes;
         };
         session.detach(now);
-        let will = session.will.take();
+        let will = session
+            .will
+            .take()
+            .filter(|_| departure == Departure::PublishWill);
         let ends = session.expiry == SessionExpiry::OnDisconnect;
-        if departure == Departure::PublishWill {
-            if let Some(will) = will {
+        let shared = session.take_shared();
+        if let Some(will) = will {
+            let delay = will.properties.will_delay_interval.unwrap_or(0);
+            if delay == 0 || ends {
                 wakes.extend(self.publish_will(&will, client_id, now));
+            } else {
+                let due = now + std::time::Duration::from_secs(delay.into());
+                if let Some(session) = self.sessions.get_mut(client_id) {
+                    session.pending_will = Some((will, due));
+                }
             }
         }
+        wakes.extend(self.redistribute(shared, client_id));
         if ends {
-            self.discard_session(client_id);
+            wakes.extend(self.discard_session(client_id));
         }
         wakes
     }
 
     fn publish_will(&mut self, will: &Will, client_id: &str, now: Instant) -> Wakes {
-        let message = Message {
-            topic: will.topic.clone(),
-            payload: will.payload.clone(),
-            qos: will.qos,
-            retain: will.retain,
-            properties: will.properties.clone(),
-            origin: Some(client_id.into()),
-            received_at: now,
-        };
+        let message = Message::from_will(will, Some(client_id.into()), now);
         self.publish(Arc::new(message))
     }
 
@@ -274,65 +310,111 @@ impl BrokerState {
         if message.retain {
             self.retained.update(&message);
         }
-        for (client_id, found) in self.subscriptions.matches(&message.topic) {
+        let matches = self.subscriptions.matches(&message.topic);
+        for (client_id, found) in matches.sessions {
             if found.no_local && message.origin.as_deref() == Some(&*client_id) {
                 continue;
             }
-            let Some(session) = self.sessions.get_mut(&client_id) else {
-                continue;
-            };
-            let delivery = Delivery {
-                message: message.clone(),
-                qos: message.qos.min(found.qos),
-                // [MQTT-3.3.1-9] forwarded messages carry retain 0 unless Retain As Published.
-                retain: message.retain && found.retain_as_published,
-                subscription_identifiers: found.subscription_identifiers,
-            };
-            match session.enqueue(delivery) {
-                Enqueued::Queued => {
-                    if let Some(link) = self.links.get(&client_id) {
-                        wakes.push(&link.signals);
-                    }
+            wakes.extend(self.deliver(&message, &client_id, found, None));
+        }
+        for group in matches.groups {
+            wakes.extend(self.deliver_to_group(&message, group));
+        }
+        wakes
+    }
+
+    /// One member of a shared subscription group gets the message: the next connected one
+    /// in turn, or the next one at all when none is connected.
+    fn deliver_to_group(&mut self, message: &Arc<Message>, group: GroupMatch) -> Wakes {
+        let count = group.members.len();
+        if count == 0 {
+            return Wakes::default();
+        }
+        let cursor = self.share_cursors.entry(group.key.clone()).or_insert(0);
+        let start = *cursor;
+        let chosen = (0..count)
+            .map(|offset| (start + offset) % count)
+            .find(|&i| self.links.contains_key(&group.members[i].0))
+            .unwrap_or(start % count);
+        *cursor = (chosen + 1) % count;
+        let (client_id, found) = group.members[chosen].clone();
+        self.deliver(message, &client_id, found, Some(group.key))
+    }
+
+    fn deliver(
+        &mut self,
+        message: &Arc<Message>,
+        client_id: &Arc<str>,
+        found: Match,
+        share: Option<Arc<str>>,
+    ) -> Wakes {
+        let mut wakes = Wakes::default();
+        let Some(session) = self.sessions.get_mut(client_id) else {
+            return wakes;
+        };
+        let delivery = Delivery {
+            message: message.clone(),
+            qos: message.qos.min(found.qos),
+            // [MQTT-3.3.1-9] forwarded messages carry retain 0 unless Retain As Published.
+            retain: message.retain && found.retain_as_published,
+            subscription_identifiers: found.subscription_identifiers,
+            share,
+        };
+        match session.enqueue(delivery) {
+            Enqueued::Queued => {
+                if let Some(link) = self.links.get(client_id) {
+                    wakes.push(&link.signals);
                 }
-                Enqueued::Dropped => self.messages_dropped += 1,
-                Enqueued::Discarded => {}
             }
+            Enqueued::Dropped => self.messages_dropped += 1,
+            Enqueued::Discarded => {}
         }
         wakes
     }
 
     /// Handles a PUBLISH from `client_id`; returns the acknowledgement to send, if any.
+    /// `receive_maximum` is what the broker told a v5 client in CONNACK; a client with
+    /// more QoS 2 messages unreleased gets DISCONNECT 0x93 ([MQTT-3.3.4-9]).
     pub fn client_publish(
         &mut self,
         client_id: &Arc<str>,
         publish: &Publish,
+        receive_maximum: Option<u16>,
         now: Instant,
-    ) -> (Option<Packet>, Wakes) {
+    ) -> Result<(Option<Packet>, Wakes), PublishRefused> {
         let route = |state: &mut BrokerState| {
             let message = Message::from_publish(publish, Some(client_id.clone()), now);
             state.publish(Arc::new(message))
         };
-        match (publish.qos, publish.packet_id) {
+        Ok(match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
                 let wakes = route(self);
                 (Some(Packet::PubAck(PubResponse::new(id))), wakes)
             }
             (QoS::ExactlyOnce, Some(id)) => {
-                let first = self
-                    .sessions
-                    .get_mut(client_id)
-                    .map(|s| s.on_inbound_qos2(id));
-                let wakes = match first {
-                    Some(InboundQoS2::New) => route(self),
-                    _ => Wakes::default(),
+                let Some(session) = self.sessions.get_mut(client_id) else {
+                    return Err(PublishRefused(ReasonCode::UnspecifiedError));
+                };
+                let limit = receive_maximum.map_or(usize::MAX, usize::from);
+                let wakes = match session.on_inbound_qos2(id) {
+                    InboundQoS2::New if session.inbound_qos2_len() > limit => {
+                        return Err(PublishRefused(ReasonCode::ReceiveMaximumExceeded))
+                    }
+                    InboundQoS2::New => route(self),
+                    InboundQoS2::Duplicate => Wakes::default(),
                 };
                 (Some(Packet::PubRec(PubResponse::new(id))), wakes)
             }
             _ => (None, route(self)),
-        }
+        })
     }
 
-    pub fn subscribe(&mut self, client_id: &Arc<str>, subscribe: &Subscribe) -> SubAck {
+    pub fn subscribe(
+        &mut self,
+        client_id: &Arc<str>,
+        subscribe: &Subscribe,
+        now: Instant,
+    ) -> SubAck {
         let identifier = subscribe
             .properties
             .subscription_identifiers
@@ -340,10 +422,8 @@ impl BrokerState {
             .copied();
         let mut reason_codes = Vec::with_capacity(subscribe.filters.len());
         for (filter, options) in &subscribe.filters {
-            if SharedFilter::parse(filter).is_some() {
-                reason_codes.push(ReasonCode::SharedSubscriptionsNotSupported);
-                continue;
-            }
+            // [MQTT-4.8.2-?] retained messages are not sent for a shared subscription.
+            let shared = SharedFilter::parse(filter).is_some();
             let Some(session) = self.sessions.get_mut(client_id) else {
                 reason_codes.push(ReasonCode::UnspecifiedError);
                 continue;
@@ -359,13 +439,14 @@ impl BrokerState {
                 RetainHandling::SendAtSubscribeIfNew => is_new,
                 RetainHandling::DoNotSend => false,
             };
-            if send_retained {
-                for message in self.retained.matching(filter) {
+            if send_retained && !shared {
+                for message in self.retained.matching(filter, now) {
                     let delivery = Delivery {
                         qos: message.qos.min(options.qos),
                         message,
                         retain: true,
                         subscription_identifiers: identifier.into_iter().collect(),
+                        share: None,
                     };
                     if session.enqueue(delivery) == Enqueued::Dropped {
                         self.messages_dropped += 1;
@@ -419,12 +500,23 @@ impl BrokerState {
         }
     }
 
-    /// Removes offline sessions whose expiry has passed; returns how many.
-    pub fn expire_sessions(&mut self, now: Instant) -> usize {
+    /// Timed work: publishes Wills whose delay has passed and ends offline sessions whose
+    /// expiry has passed (publishing their pending Will first).
+    pub fn tick(&mut self, now: Instant) -> Wakes {
+        let mut wakes = Wakes::default();
         let expired = self.sessions.expired(now);
-        for client_id in &expired {
-            self.discard_session(client_id);
+        for client_id in self.sessions.pending_wills_due(now).iter().chain(&expired) {
+            let pending = self
+                .sessions
+                .get_mut(client_id)
+                .and_then(|s| s.pending_will.take());
+            if let Some((will, _)) = pending {
+                wakes.extend(self.publish_will(&will, client_id, now));
+            }
         }
-        expired.len()
+        for client_id in &expired {
+            wakes.extend(self.discard_session(client_id));
+        }
+        wakes
     }
 }

@@ -19,6 +19,8 @@ pub trait SessionStore: Send {
     }
     /// Client identifiers of offline sessions whose expiry has passed.
     fn expired(&self, now: Instant) -> Vec<String>;
+    /// Client identifiers of sessions whose delayed Will is due.
+    fn pending_wills_due(&self, now: Instant) -> Vec<String>;
 }
 
 /// Sessions kept in memory only: they survive reconnects, not a restart.
@@ -52,6 +54,14 @@ impl SessionStore for MemoryStore {
         self.sessions
             .values()
             .filter(|s| s.has_expired(now))
+            .map(|s| s.client_id.to_string())
+            .collect()
+    }
+
+    fn pending_wills_due(&self, now: Instant) -> Vec<String> {
+        self.sessions
+            .values()
+            .filter(|s| s.pending_will.as_ref().is_some_and(|(_, due)| *due <= now))
             .map(|s| s.client_id.to_string())
             .collect()
     }

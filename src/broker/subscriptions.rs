@@ -5,18 +5,45 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use mq_proto::topic::SharedFilter;
 use mq_proto::{QoS, SubscriptionOptions};
 
 #[derive(Debug, Default)]
 struct Node {
     children: HashMap<Box<str>, Node>,
     subscribers: HashMap<Arc<str>, Subscriber>,
+    /// Shared subscriptions ending here, by ShareName.
+    groups: HashMap<Box<str>, Group>,
+}
+
+impl Node {
+    fn is_empty(&self) -> bool {
+        self.children.is_empty() && self.subscribers.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// The members of one `$share/{ShareName}/{filter}`, in the order they joined.
+#[derive(Debug)]
+struct Group {
+    key: Arc<str>,
+    members: Vec<(Arc<str>, Subscriber)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Subscriber {
     options: SubscriptionOptions,
     identifier: Option<u32>,
+}
+
+impl Subscriber {
+    fn to_match(&self) -> Match {
+        Match {
+            qos: self.options.qos,
+            no_local: self.options.no_local,
+            retain_as_published: self.options.retain_as_published,
+            subscription_identifiers: self.identifier.into_iter().collect(),
+        }
+    }
 }
 
 /// What one session gets for one PUBLISH when several of its subscriptions match:
@@ -27,6 +54,21 @@ pub struct Match {
     pub no_local: bool,
     pub retain_as_published: bool,
     pub subscription_identifiers: Vec<u32>,
+}
+
+/// A shared subscription that matched: the broker picks one member for the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMatch {
+    /// The whole `$share/{ShareName}/{filter}`.
+    pub key: Arc<str>,
+    pub members: Vec<(Arc<str>, Match)>,
+}
+
+/// Everyone a PUBLISH goes to.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub sessions: HashMap<Arc<str>, Match>,
+    pub groups: Vec<GroupMatch>,
 }
 
 #[derive(Debug, Default)]
@@ -44,20 +86,37 @@ impl SubscriptionTree {
         options: SubscriptionOptions,
         identifier: Option<u32>,
     ) -> bool {
+        let subscriber = Subscriber {
+            options,
+            identifier,
+        };
+        let (share, levels) = split_shared(filter);
         let mut node = &mut self.root;
-        for level in filter.split('/') {
+        for level in levels.split('/') {
             node = node.children.entry(level.into()).or_default();
         }
-        let is_new = node
-            .subscribers
-            .insert(
-                client_id,
-                Subscriber {
-                    options,
-                    identifier,
-                },
-            )
-            .is_none();
+        let is_new = match share {
+            None => node.subscribers.insert(client_id, subscriber).is_none(),
+            Some(share_name) => {
+                let group = node
+                    .groups
+                    .entry(share_name.into())
+                    .or_insert_with(|| Group {
+                        key: filter.into(),
+                        members: Vec::new(),
+                    });
+                match group.members.iter_mut().find(|(id, _)| *id == client_id) {
+                    Some(member) => {
+                        member.1 = subscriber;
+                        false
+                    }
+                    None => {
+                        group.members.push((client_id, subscriber));
+                        true
+                    }
+                }
+            }
+        };
         if is_new {
             self.count += 1;
         }
@@ -66,8 +125,9 @@ impl SubscriptionTree {
 
     /// Removes a subscription; true if it existed. Empty branches are pruned.
     pub fn remove(&mut self, filter: &str, client_id: &str) -> bool {
-        let levels: Vec<&str> = filter.split('/').collect();
-        let removed = remove_at(&mut self.root, &levels, client_id);
+        let (share, levels) = split_shared(filter);
+        let levels: Vec<&str> = levels.split('/').collect();
+        let removed = remove_at(&mut self.root, &levels, share, client_id);
         if removed {
             self.count -= 1;
         }
@@ -82,9 +142,10 @@ impl SubscriptionTree {
         self.count == 0
     }
 
-    /// Every session whose subscriptions match `topic`, each once.
-    pub fn matches(&self, topic: &str) -> HashMap<Arc<str>, Match> {
-        let mut found = HashMap::new();
+    /// Every session whose subscriptions match `topic`, each once, and every shared
+    /// subscription group that matches.
+    pub fn matches(&self, topic: &str) -> Matches {
+        let mut found = Matches::default();
         let levels: Vec<&str> = topic.split('/').collect();
         // [MQTT-4.7.2-1]: wildcards at the first level do not match `$` topics.
         let dollar = topic.starts_with('$');
@@ -93,26 +154,41 @@ impl SubscriptionTree {
     }
 }
 
-fn remove_at(node: &mut Node, levels: &[&str], client_id: &str) -> bool {
+/// `$share/{ShareName}/{filter}` into the ShareName and the filter; other filters as they are.
+fn split_shared(filter: &str) -> (Option<&str>, &str) {
+    match SharedFilter::parse(filter) {
+        Some(Ok(shared)) => (Some(shared.share_name), shared.filter),
+        _ => (None, filter),
+    }
+}
+
+fn remove_at(node: &mut Node, levels: &[&str], share: Option<&str>, client_id: &str) -> bool {
     let Some((first, rest)) = levels.split_first() else {
-        return node.subscribers.remove(client_id).is_some();
+        let Some(share_name) = share else {
+            return node.subscribers.remove(client_id).is_some();
+        };
+        let Some(group) = node.groups.get_mut(share_name) else {
+            return false;
+        };
+        let before = group.members.len();
+        group.members.retain(|(id, _)| &**id != client_id);
+        let removed = group.members.len() < before;
+        if group.members.is_empty() {
+            node.groups.remove(share_name);
+        }
+        return removed;
     };
     let Some(child) = node.children.get_mut(*first) else {
         return false;
     };
-    let removed = remove_at(child, rest, client_id);
-    if child.children.is_empty() && child.subscribers.is_empty() {
+    let removed = remove_at(child, rest, share, client_id);
+    if child.is_empty() {
         node.children.remove(*first);
     }
     removed
 }
 
-fn collect(
-    node: &Node,
-    levels: &[&str],
-    skip_wildcards: bool,
-    found: &mut HashMap<Arc<str>, Match>,
-) {
+fn collect(node: &Node, levels: &[&str], skip_wildcards: bool, found: &mut Matches) {
     if !skip_wildcards {
         // `#` also matches the parent level ("sport/#" matches "sport").
         if let Some(hash) = node.children.get("#") {
@@ -133,15 +209,28 @@ fn collect(
     }
 }
 
-fn add(node: &Node, found: &mut HashMap<Arc<str>, Match>) {
+fn add(node: &Node, found: &mut Matches) {
+    for group in node.groups.values() {
+        found.groups.push(GroupMatch {
+            key: group.key.clone(),
+            members: group
+                .members
+                .iter()
+                .map(|(id, subscriber)| (id.clone(), subscriber.to_match()))
+                .collect(),
+        });
+    }
     for (client_id, subscriber) in &node.subscribers {
         let options = subscriber.options;
-        let entry = found.entry(client_id.clone()).or_insert_with(|| Match {
-            qos: options.qos,
-            no_local: options.no_local,
-            retain_as_published: options.retain_as_published,
-            subscription_identifiers: Vec::new(),
-        });
+        let entry = found
+            .sessions
+            .entry(client_id.clone())
+            .or_insert_with(|| Match {
+                qos: options.qos,
+                no_local: options.no_local,
+                retain_as_published: options.retain_as_published,
+                subscription_identifiers: Vec::new(),
+            });
         if options.qos > entry.qos {
             entry.qos = options.qos;
         }
@@ -180,7 +269,7 @@ mod tests {
             ("c", "a/+", QoS::ExactlyOnce),
             ("c", "a/b", QoS::AtLeastOnce),
         ]);
-        let found = t.matches("a/b");
+        let found = t.matches("a/b").sessions;
         assert_eq!(found.len(), 1);
         assert_eq!(found["c"].qos, QoS::ExactlyOnce);
     }
@@ -201,8 +290,56 @@ mod tests {
             ("b", "+/x", QoS::AtMostOnce),
             ("c", "$SYS/#", QoS::AtMostOnce),
         ]);
-        let found = t.matches("$SYS/x");
+        let found = t.matches("$SYS/x").sessions;
         assert_eq!(found.keys().map(|k| &**k).collect::<Vec<_>>(), vec!["c"]);
+    }
+
+    #[test]
+    fn a_shared_group_matches_as_one_group_with_every_member() {
+        let t = tree(&[
+            ("a", "$share/g/x/+", QoS::AtLeastOnce),
+            ("b", "$share/g/x/+", QoS::AtMostOnce),
+            ("c", "$share/h/x/#", QoS::AtMostOnce),
+        ]);
+        let found = t.matches("x/y");
+        assert!(found.sessions.is_empty());
+        let mut groups: Vec<_> = found
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.key.to_string(),
+                    g.members
+                        .iter()
+                        .map(|(id, _)| id.to_string())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        groups.sort();
+        assert_eq!(
+            groups,
+            vec![
+                (
+                    "$share/g/x/+".to_string(),
+                    vec!["a".to_string(), "b".to_string()]
+                ),
+                ("$share/h/x/#".to_string(), vec!["c".to_string()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn leaving_a_shared_group_removes_only_that_member() {
+        let mut t = tree(&[
+            ("a", "$share/g/x", QoS::AtMostOnce),
+            ("b", "$share/g/x", QoS::AtMostOnce),
+        ]);
+        assert!(t.remove("$share/g/x", "a"));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.matches("x").groups[0].members.len(), 1);
+        assert!(t.remove("$share/g/x", "b"));
+        assert!(t.root.is_empty());
     }
 
     proptest! {
@@ -224,7 +361,7 @@ mod tests {
                     .map(|(i, _)| format!("c{i}"))
                     .collect();
                 expected.sort();
-                let mut actual: Vec<String> = t.matches(topic_name).keys().map(|k| k.to_string()).collect();
+                let mut actual: Vec<String> = t.matches(topic_name).sessions.keys().map(|k| k.to_string()).collect();
                 actual.sort();
                 prop_assert_eq!(actual, expected, "topic {:?}", topic_name);
             }

@@ -10,8 +10,8 @@ use super::message::Message;
 use super::stats::Stats;
 use super::Shared;
 
-/// Offline sessions are checked for expiry this often.
-const EXPIRY_CHECK: Duration = Duration::from_secs(1);
+/// Delayed Wills and offline sessions are checked this often.
+const EXPIRY_CHECK: Duration = Duration::from_millis(250);
 
 pub(crate) async fn housekeeping(shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut expiry_tick = tokio::time::interval(EXPIRY_CHECK);
@@ -21,7 +21,8 @@ pub(crate) async fn housekeeping(shared: Arc<Shared>, shutdown: CancellationToke
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = expiry_tick.tick() => {
-                shared.state.lock().expire_sessions(Instant::now());
+                let wakes = shared.state.lock().tick(Instant::now());
+                wakes.notify();
             }
             _ = sys_tick.tick(), if sys_period.is_some() => publish_sys(&shared),
         }

@@ -49,6 +49,13 @@ pub struct BrokerArgs {
     /// Most simultaneous connections; further ones are closed at once.
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Longest keep alive allowed, in seconds: MQTT 5 clients asking for more (or none) are
+    /// told this as Server Keep Alive; 3.x clients asking for more are refused.
+    #[arg(long, default_value_t = u16::MAX, value_name = "SECS")]
+    pub max_keepalive: u16,
+    /// Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_topic_alias: u16,
 }
 
 impl BrokerArgs {
@@ -66,6 +73,8 @@ impl BrokerArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout),
             max_connections: self.max_connections.unwrap_or(usize::MAX),
             sys_interval: (self.sys_interval > 0).then(|| Duration::from_secs(self.sys_interval)),
+            max_keepalive: self.max_keepalive,
+            topic_alias_maximum: self.max_topic_alias,
             ..BrokerConfig::default()
         }
     }
