@@ -158,14 +158,21 @@ impl BrokerState {
         };
 
         let mut wakes = Wakes::default();
-        if let Some(old) = self.links.remove(&client_id) {
-            // [MQTT-3.1.4-3] the existing connection goes; it did not DISCONNECT, so its Will is published.
+        if let Some(old) = self.links.get(&client_id) {
+            // [MQTT-3.1.4-3] the existing connection goes; it did not DISCONNECT, so its
+            // Will takes the same path as on any other unannounced end.
             old.signals.kick(ReasonCode::SessionTakenOver);
-            if let Some(will) = self
-                .sessions
-                .get_mut(&client_id)
-                .and_then(|s| s.will.take())
-            {
+            let old_id = old.connection_id;
+            wakes.extend(self.disconnected(&client_id, old_id, Departure::PublishWill, now));
+        }
+        // A Will still waiting out its delay: a resumed session cancels it, a clean start
+        // ends the old session and so publishes it ([MQTT-3.1.3-9]).
+        let pending = self
+            .sessions
+            .get_mut(&client_id)
+            .and_then(|s| s.pending_will.take());
+        if let Some((will, _)) = pending {
+            if connect.clean_start {
                 wakes.extend(self.publish_will(&will, &client_id, now));
             }
         }
