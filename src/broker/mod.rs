@@ -1,6 +1,7 @@
 //! The MQTT broker: listeners, one task per connection, and the shared state they act on.
 //! See ARCHITECTURE.md for the life of one PUBLISH.
 
+pub mod auth;
 pub mod config;
 mod connection;
 pub mod message;
