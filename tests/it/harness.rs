@@ -1,0 +1,176 @@
+//! The real `mq broker` as a child process on a free port.
+//!
+//! The broker prints `mq broker listening on mqtt://ADDRESS:PORT` once bound; the harness
+//! waits for that line (never for a fixed time) and kills the process on drop. Its stderr
+//! is kept and printed when a test fails, so a failure shows the broker's side too.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long the broker may take to print its address.
+const STARTUP: Duration = Duration::from_secs(10);
+/// The most broker stderr kept for a failure message.
+const STDERR_KEPT: usize = 64 * 1024;
+
+pub struct Broker {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Broker {
+    /// `mq broker -p 0 --bind 127.0.0.1 -v`.
+    pub fn start() -> Broker {
+        Broker::start_with(&[])
+    }
+
+    /// The default broker plus `extra` command-line arguments.
+    pub fn start_with(extra: &[&str]) -> Broker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mq"))
+            .args(["broker", "-p", "0", "--bind", "127.0.0.1", "-v"])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the mq binary");
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let kept = stderr.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+                kept.push_str(&String::from_utf8_lossy(&chunk[..n]));
+                if kept.len() > STDERR_KEPT {
+                    let mut cut = kept.len() - STDERR_KEPT / 2;
+                    while !kept.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    kept.replace_range(..cut, "[...]\n");
+                }
+            }
+        });
+
+        let (lines_tx, lines_rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+
+        let mut broker = Broker {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            stderr,
+        };
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(url) = line.strip_prefix("mq broker listening on mqtt://") {
+                        broker.addr = url.trim().parse().unwrap_or_else(|e| {
+                            panic!("broker printed an address that does not parse: {line:?}: {e}")
+                        });
+                        return broker;
+                    }
+                }
+                Err(_) => panic!(
+                    "the broker did not print its address within {STARTUP:?} (args {extra:?}); stderr:\n{}",
+                    broker.stderr()
+                ),
+            }
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the broker wrote to stderr so far (the tail, if it wrote a lot).
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `None` while the process runs, its exit status once it has ended.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child
+            .try_wait()
+            .expect("cannot poll the broker process")
+    }
+
+    /// Sends a signal to the broker process.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+    }
+
+    /// Waits for the process to exit; `None` if it is still running after `limit`.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            // Polling a child's exit status has no event to wait on without reaping it elsewhere.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A line from /proc/PID/status in kB, e.g. `VmRSS` or `VmHWM` (the peak).
+    pub fn memory_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("cannot read the broker's /proc status");
+        status
+            .lines()
+            .find_map(|line| {
+                let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+                rest.trim().trim_end_matches("kB").trim().parse().ok()
+            })
+            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.pid()))
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- mq broker stderr (port {}) ----\n{}\n---- end of broker stderr ----",
+                self.addr.port(),
+                self.stderr()
+            );
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! The integration tests: ONE binary that runs the real `mq` and talks to it over TCP with
+//! a raw-bytes client (the project's codec), rumqttc, and Mosquitto's own clients.
+//!
+//! Every test starts its own broker on port 0, so they run in parallel; waits are on
+//! events with timeouts, never fixed sleeps.
+
+mod clients;
+mod harness;
+mod mosquitto;
+mod raw;
+
+mod connect;
+mod lifecycle;
+mod qos;
+mod v5;
