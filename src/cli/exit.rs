@@ -20,6 +20,9 @@ pub enum FailureKind {
     Refused,
     /// A wait ran out (7).
     Timeout,
+    /// The answer to a question was no: a wrong password (`mq passwd verify`) or access
+    /// denied (`mq acl check`) (8).
+    Denied,
 }
 
 impl FailureKind {
@@ -32,6 +35,7 @@ impl FailureKind {
             FailureKind::ConnectionRefused => 5,
             FailureKind::Refused => 6,
             FailureKind::Timeout => 7,
+            FailureKind::Denied => 8,
         }
     }
 }
@@ -45,7 +49,8 @@ Exit codes:
   4  TLS error: handshake or certificate check failed
   5  the broker refused the connection (CONNACK)
   6  the broker refused a publish or subscribe
-  7  timed out";
+  7  timed out
+  8  the answer is no: wrong password (mq passwd verify), access denied (mq acl check)";
 
 /// A failed command: what went wrong, in words, and which exit code it earns.
 #[derive(Debug)]
@@ -87,6 +92,7 @@ mod tests {
             FailureKind::ConnectionRefused,
             FailureKind::Refused,
             FailureKind::Timeout,
+            FailureKind::Denied,
         ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| k.code()).collect();
         codes.sort_unstable();

@@ -1,8 +1,10 @@
 //! The command line: clap definitions and one module per command. This is the only part
 //! of the library that writes to stdout/stderr for people; it is driven by `src/bin/mq.rs`.
 
+pub mod acl;
 pub mod broker;
 pub mod exit;
+pub mod passwd;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Run an MQTT 3.1/3.1.1/5.0 broker (default: mqtt://127.0.0.1:1883).
     Broker(broker::BrokerArgs),
+    /// Manage a password file: create, add, change, delete, upgrade, verify.
+    Passwd(passwd::PasswdArgs),
+    /// Check what an ACL file allows a client.
+    Acl(acl::AclArgs),
 }
 
 impl Command {
@@ -25,6 +31,7 @@ impl Command {
     pub fn verbosity(&self) -> u8 {
         match self {
             Command::Broker(args) => args.verbose,
+            Command::Passwd(_) | Command::Acl(_) => 0,
         }
     }
 }
@@ -33,5 +40,7 @@ impl Command {
 pub fn run(cli: Cli) -> Result<(), exit::Failure> {
     match cli.command {
         Command::Broker(args) => broker::run(args),
+        Command::Passwd(args) => passwd::run(args),
+        Command::Acl(args) => acl::run(args),
     }
 }
