@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mq_proto::QoS;
 
+use super::auth::AuthConfig;
 use super::session::SessionLimits;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub struct BrokerConfig {
     pub max_connections: usize,
     /// How often `$SYS` topics are published; `None` turns them off.
     pub sys_interval: Option<Duration>,
+    /// Password file, ACL file and who may connect anonymously.
+    pub auth: AuthConfig,
     /// Longest Keep Alive granted: v5 clients asking for more (or for none) are told this
     /// as Server Keep Alive; 3.x clients asking for more are refused, as Mosquitto does.
     pub max_keepalive: u16,
@@ -47,6 +50,7 @@ impl Default for BrokerConfig {
             connect_timeout: Duration::from_secs(10),
             max_connections: usize::MAX,
             sys_interval: Some(Duration::from_secs(10)),
+            auth: AuthConfig::default(),
             max_keepalive: u16::MAX,
             topic_alias_maximum: 10,
         }

@@ -22,7 +22,7 @@ use super::session::{PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{ConnectOutcome, Departure};
 use super::stats::Stats;
-use super::Shared;
+use super::{auth, Shared};
 
 /// Stop filling the write buffer past this; the rest waits for the next round.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
@@ -249,6 +249,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 info!(peer = %self.peer, "refused keep alive {} above max_keepalive {max_keepalive}", connect.keep_alive);
                 return self.refuse(ReasonCode::ClientIdentifierNotValid).await;
             }
+        }
+        // A certificate's name has already replaced the user name (no password needed).
+        let certificate = false;
+        if let Err(refusal) =
+            auth::login::check(&self.shared, self.peer, &connect, certificate).await
+        {
+            info!(
+                peer = %self.peer,
+                client_id = %connect.client_id,
+                username = ?connect.username,
+                "refused connection: {refusal}"
+            );
+            return self.refuse(refusal.reason_code()).await;
         }
         let peer_limits = PeerLimits {
             protocol: version,

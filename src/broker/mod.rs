@@ -39,6 +39,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub enum BrokerError {
     #[error("cannot listen on {addr}: {source} (is another broker running there? pick another port with -p)")]
     Bind { addr: SocketAddr, source: io::Error },
+    #[error("{0}")]
+    Access(#[from] auth::AuthLoadError),
 }
 
 /// What every connection task shares.
@@ -48,6 +50,8 @@ pub(crate) struct Shared {
     stats: Stats,
     started_at: Instant,
     connection_ids: AtomicU64,
+    /// Failed logins per source address; outlives reloads of the access rules.
+    auth_failures: auth::FailureLimiter,
 }
 
 impl Shared {
@@ -76,7 +80,8 @@ impl Broker {
             listeners.push(bound);
         }
         let config = Arc::new(config);
-        let state = BrokerState::new(config.clone(), Box::new(MemoryStore::default()));
+        let mut state = BrokerState::new(config.clone(), Box::new(MemoryStore::default()));
+        state.set_access(auth::login::load_at_start(&config)?);
         Ok(Broker {
             shared: Arc::new(Shared {
                 config,
@@ -84,9 +89,15 @@ impl Broker {
                 stats: Stats::default(),
                 started_at: Instant::now(),
                 connection_ids: AtomicU64::new(1),
+                auth_failures: auth::FailureLimiter::default(),
             }),
             listeners,
         })
+    }
+
+    /// A handle that reloads the password and ACL files (on SIGHUP).
+    pub fn access_reloader(&self) -> auth::AccessReloader {
+        auth::AccessReloader::new(self.shared.clone())
     }
 
     /// The addresses actually bound (port 0 resolved).

@@ -106,6 +106,8 @@ pub struct Session {
     pub expiry: SessionExpiry,
     /// When the last connection closed; `None` while connected.
     pub disconnected_at: Option<Instant>,
+    /// The user name of the last CONNECT, which selects the client's ACL rules.
+    pub username: Option<Arc<str>>,
     limits: SessionLimits,
     /// How many may be in flight on the current connection (Receive Maximum, capped by limits).
     send_window: u16,
@@ -128,6 +130,7 @@ impl Session {
             pending_will: None,
             expiry,
             disconnected_at: None,
+            username: None,
             limits,
             send_window: limits.max_inflight,
             peer: PeerLimits {
@@ -142,6 +145,11 @@ impl Session {
             next_packet_id: 1,
             dropped: 0,
         }
+    }
+
+    /// The protocol version of the last connection.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.peer.protocol
     }
 
     pub fn is_connected(&self) -> bool {

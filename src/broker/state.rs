@@ -12,6 +12,9 @@ use mq_proto::{
     ReasonCode, RetainHandling, SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
 };
 
+use tracing::info;
+
+use super::auth::{Access, AccessControl, AllowAll, Client};
 use super::config::BrokerConfig;
 use super::message::{Delivery, Message};
 use super::retained::RetainedStore;
@@ -98,6 +101,8 @@ pub struct BrokerState {
     messages_dropped: u64,
     /// Round-robin position per shared subscription group.
     share_cursors: HashMap<Arc<str>, usize>,
+    /// Who may publish, subscribe and receive what; replaced on reload.
+    access: Arc<dyn AccessControl>,
 }
 
 /// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
@@ -115,7 +120,31 @@ impl BrokerState {
             clients_maximum: 0,
             messages_dropped: 0,
             share_cursors: HashMap::new(),
+            access: Arc::new(AllowAll),
         }
+    }
+
+    /// The access policy in force (clone it to check credentials off the lock).
+    pub fn access(&self) -> Arc<dyn AccessControl> {
+        self.access.clone()
+    }
+
+    /// Puts a new access policy in force, for every check from now on.
+    pub fn set_access(&mut self, access: Arc<dyn AccessControl>) {
+        self.access = access;
+    }
+
+    /// May the session `client_id` read or write `topic`?
+    fn may(&self, client_id: &str, topic: &str, access: Access) -> bool {
+        let username = self
+            .sessions
+            .get(client_id)
+            .and_then(|s| s.username.clone());
+        let client = Client {
+            client_id,
+            username: username.as_deref(),
+        };
+        self.access.authorize(&client, topic, access)
     }
 
     pub fn figures(&self) -> StateFigures {
@@ -157,6 +186,19 @@ impl BrokerState {
             connect.client_id.as_str().into()
         };
 
+        if let Some(will) = &connect.will {
+            let client = Client {
+                client_id: &client_id,
+                username: connect.username.as_deref(),
+            };
+            if !self.access.authorize(&client, &will.topic, Access::Write) {
+                info!(
+                    "{client_id}: refused: the ACL does not let it write its Will Topic '{}'",
+                    will.topic
+                );
+                return ConnectOutcome::Refused(ReasonCode::NotAuthorized);
+            }
+        }
         let mut wakes = Wakes::default();
         if let Some(old) = self.links.get(&client_id) {
             // [MQTT-3.1.4-3] the existing connection goes; it did not DISCONNECT, so its
@@ -203,6 +245,7 @@ impl BrokerState {
         };
         session.expiry = expiry;
         session.will = connect.will.clone();
+        session.username = connect.username.as_deref().map(Arc::from);
         let resend = session.attach(peer, now);
         self.links.insert(
             client_id.clone(),
@@ -359,6 +402,13 @@ impl BrokerState {
         let Some(session) = self.sessions.get_mut(client_id) else {
             return wakes;
         };
+        let client = Client {
+            client_id,
+            username: session.username.as_deref(),
+        };
+        if !self.access.authorize(&client, &message.topic, Access::Read) {
+            return wakes;
+        }
         let delivery = Delivery {
             message: message.clone(),
             qos: message.qos.min(found.qos),
@@ -389,7 +439,35 @@ impl BrokerState {
         receive_maximum: Option<u16>,
         now: Instant,
     ) -> Result<(Option<Packet>, Wakes), PublishRefused> {
+        // A denied PUBLISH is dropped; 3.1.1 has no way to say so and still gets its
+        // acknowledgement, v5 gets Reason Code 0x87.
+        let allowed = self.may(client_id, &publish.topic, Access::Write);
+        if !allowed {
+            info!(
+                "{client_id}: PUBLISH to '{}' denied by the ACL",
+                publish.topic
+            );
+            let v5 = self
+                .sessions
+                .get(client_id)
+                .is_some_and(|s| s.protocol() == ProtocolVersion::V5);
+            if v5 {
+                let refused = |id| PubResponse::with_reason(id, ReasonCode::NotAuthorized);
+                return Ok(match (publish.qos, publish.packet_id) {
+                    (QoS::AtLeastOnce, Some(id)) => {
+                        (Some(Packet::PubAck(refused(id))), Wakes::default())
+                    }
+                    (QoS::ExactlyOnce, Some(id)) => {
+                        (Some(Packet::PubRec(refused(id))), Wakes::default())
+                    }
+                    _ => (None, Wakes::default()),
+                });
+            }
+        }
         let route = |state: &mut BrokerState| {
+            if !allowed {
+                return Wakes::default();
+            }
             let message = Message::from_publish(publish, Some(client_id.clone()), now);
             state.publish(Arc::new(message))
         };
@@ -435,6 +513,21 @@ impl BrokerState {
                 reason_codes.push(ReasonCode::UnspecifiedError);
                 continue;
             };
+            let username = session.username.clone();
+            let client = Client {
+                client_id,
+                username: username.as_deref(),
+            };
+            let unshared = match SharedFilter::parse(filter) {
+                Some(Ok(shared)) => shared.filter,
+                _ => filter.as_str(),
+            };
+            // 0x87 Not authorized; 3.1.1 clients see 0x80 Failure.
+            if !self.access.authorize_subscription(&client, unshared) {
+                info!("{client_id}: SUBSCRIBE to '{filter}' denied by the ACL");
+                reason_codes.push(ReasonCode::NotAuthorized);
+                continue;
+            }
             let mut options = *options;
             options.qos = options.qos.min(self.config.maximum_qos);
             let is_new = self
@@ -448,6 +541,9 @@ impl BrokerState {
             };
             if send_retained && !shared {
                 for message in self.retained.matching(filter, now) {
+                    if !self.access.authorize(&client, &message.topic, Access::Read) {
+                        continue;
+                    }
                     let delivery = Delivery {
                         qos: message.qos.min(options.qos),
                         message,

@@ -2,15 +2,17 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::exit::{Failure, FailureKind};
+use crate::broker::auth::{AccessReloader, AuthConfig};
 use crate::broker::config::DEFAULT_MAX_PACKET_SIZE;
 use crate::broker::session::SessionLimits;
-use crate::broker::{Broker, BrokerConfig, ListenerConfig};
+use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig};
 
 /// Run an MQTT 3.1/3.1.1/5.0 broker. With no options it listens on mqtt://127.0.0.1:1883.
 ///
@@ -49,6 +51,19 @@ pub struct BrokerArgs {
     /// Most simultaneous connections; further ones are closed at once.
     #[arg(long, value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Password file (`user:hash` lines from `mq passwd` or mosquitto_passwd): clients must
+    /// give a user name and its password, unless --allow-anonymous. Reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// ACL file in Mosquitto's syntax: who may publish, subscribe to and receive which
+    /// topics (try rules with `mq acl check`). Reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub acl_file: Option<PathBuf>,
+    /// Let clients connect without a user name. Without this flag they may only when every
+    /// listener is on loopback and there is no password file; `--allow-anonymous false`
+    /// refuses them everywhere.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_anonymous: Option<bool>,
     /// Longest keep alive allowed, in seconds: MQTT 5 clients asking for more (or none) are
     /// told this as Server Keep Alive; 3.x clients asking for more are refused.
     #[arg(long, default_value_t = u16::MAX, value_name = "SECS")]
@@ -73,6 +88,11 @@ impl BrokerArgs {
             connect_timeout: Duration::from_secs(self.connect_timeout),
             max_connections: self.max_connections.unwrap_or(usize::MAX),
             sys_interval: (self.sys_interval > 0).then(|| Duration::from_secs(self.sys_interval)),
+            auth: AuthConfig {
+                password_file: self.password_file.clone(),
+                acl_file: self.acl_file.clone(),
+                allow_anonymous: self.allow_anonymous,
+            },
             max_keepalive: self.max_keepalive,
             topic_alias_maximum: self.max_topic_alias,
             ..BrokerConfig::default()
@@ -91,9 +111,16 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
             )
         })?;
     runtime.block_on(async {
-        let broker = Broker::bind(args.config())
-            .await
-            .map_err(|e| Failure::new(FailureKind::Network, e.to_string()))?;
+        let broker = Broker::bind(args.config()).await.map_err(|e| {
+            let kind = match e {
+                BrokerError::Access(_) => FailureKind::Usage,
+                _ => FailureKind::Network,
+            };
+            Failure::new(kind, e.to_string())
+        })?;
+        // Before the addresses are printed: from then on a SIGHUP must reload, not kill.
+        #[cfg(unix)]
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         {
             let mut out = std::io::stdout().lock();
             for addr in broker.local_addrs() {
@@ -103,9 +130,23 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
         }
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        #[cfg(unix)]
+        if let Some(hangup) = hangup {
+            tokio::spawn(reload_on_hangup(hangup, broker.access_reloader()));
+        }
         broker.run(shutdown).await;
         Ok(())
     })
+}
+
+/// Each SIGHUP reloads the password and ACL files; open connections stay, and files that
+/// do not load leave the rules in force (the reloader logs why).
+#[cfg(unix)]
+async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, access: AccessReloader) {
+    while hangup.recv().await.is_some() {
+        let access = access.clone();
+        let _ = tokio::task::spawn_blocking(move || access.reload()).await;
+    }
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {

@@ -7,6 +7,9 @@
 //! thread, because verifying a password hash is slow on purpose.
 
 pub mod acl;
+#[cfg(test)]
+mod broker_tests;
+pub(crate) mod login;
 pub mod password_file;
 
 use std::collections::HashMap;
@@ -20,6 +23,7 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
 pub use acl::{Access, AclError, AclFile, Client};
+pub use login::AccessReloader;
 pub use password_file::{PasswordFile, PasswordFileError, Verification};
 
 /// Where the broker's access rules come from.
@@ -93,6 +97,8 @@ pub enum Refusal {
     TooManyFailures,
     #[error("the Will Topic is not writable for this client")]
     WillNotAuthorized,
+    #[error("the credentials could not be checked")]
+    CheckFailed,
 }
 
 impl Refusal {
@@ -104,6 +110,7 @@ impl Refusal {
                 ReasonCode::BadUserNameOrPassword
             }
             Refusal::TooManyFailures => ReasonCode::ConnectionRateExceeded,
+            Refusal::CheckFailed => ReasonCode::ServerUnavailable,
         }
     }
 
