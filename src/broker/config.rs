@@ -7,10 +7,75 @@ use mq_proto::QoS;
 
 use super::auth::AuthConfig;
 use super::session::SessionLimits;
+use crate::net::tls::{PeerName, TlsSettings};
+use crate::net::ws::WsSettings;
 
+/// One listener: where it binds and what it speaks on top of TCP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerConfig {
     pub bind: SocketAddr,
+    pub kind: ListenerKind,
+}
+
+impl ListenerConfig {
+    /// Plain MQTT over TCP.
+    pub fn tcp(bind: SocketAddr) -> ListenerConfig {
+        ListenerConfig {
+            bind,
+            kind: ListenerKind::Tcp,
+        }
+    }
+
+    /// The URL scheme clients use for this listener.
+    pub fn scheme(&self) -> &'static str {
+        match self.kind {
+            ListenerKind::Tcp => "mqtt",
+            ListenerKind::Tls { .. } => "mqtts",
+            ListenerKind::Ws { .. } => "ws",
+            ListenerKind::Wss { .. } => "wss",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenerKind {
+    Tcp,
+    Tls {
+        tls: TlsSettings,
+        identity: ClientIdentity,
+    },
+    Ws {
+        ws: WsSettings,
+    },
+    /// TLS first, then the WebSocket upgrade inside it.
+    Wss {
+        tls: TlsSettings,
+        ws: WsSettings,
+        identity: ClientIdentity,
+    },
+}
+
+/// Whether a TLS client's certificate names it, as Mosquitto's `use_identity_as_username`
+/// and `use_subject_as_username`: the name replaces the CONNECT user name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientIdentity {
+    /// The certificate (if any) plays no part in the user name.
+    #[default]
+    None,
+    /// The certificate's subject Common Name is the user name.
+    CommonName,
+    /// The whole subject (`CN=client,O=mq`, RFC 2253 order) is the user name.
+    Subject,
+}
+
+impl ClientIdentity {
+    pub fn peer_name(self) -> Option<PeerName> {
+        match self {
+            ClientIdentity::None => None,
+            ClientIdentity::CommonName => Some(PeerName::CommonName),
+            ClientIdentity::Subject => Some(PeerName::Subject),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,9 +106,10 @@ pub const DEFAULT_MAX_PACKET_SIZE: usize = 1024 * 1024;
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
-            listeners: vec![ListenerConfig {
-                bind: SocketAddr::from(([127, 0, 0, 1], 1883)),
-            }],
+            listeners: vec![ListenerConfig::tcp(SocketAddr::from((
+                [127, 0, 0, 1],
+                1883,
+            )))],
             session_limits: SessionLimits::default(),
             max_packet_size: DEFAULT_MAX_PACKET_SIZE,
             maximum_qos: QoS::ExactlyOnce,

@@ -77,6 +77,9 @@ struct Connection<S> {
     read_buf: BytesMut,
     write_buf: BytesMut,
     aliases: TopicAliases,
+    /// The user name the client's TLS certificate gives (`use_identity_as_username`,
+    /// `use_subject_as_username`); it replaces the one in CONNECT.
+    identity: Option<String>,
 }
 
 /// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
@@ -111,6 +114,7 @@ impl TopicAliases {
 pub(crate) async fn serve<S>(
     stream: S,
     peer: SocketAddr,
+    identity: Option<String>,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) where
@@ -127,6 +131,7 @@ pub(crate) async fn serve<S>(
         read_buf: BytesMut::new(),
         write_buf: BytesMut::new(),
         aliases: TopicAliases::default(),
+        identity,
     };
     let connect_timeout = connection.shared.config.connect_timeout;
     let connect = tokio::select! {
@@ -186,7 +191,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if self.write_buf.is_empty() {
             return Ok(());
         }
-        let result = self.stream.write_all(&self.write_buf).await;
+        // TLS and WebSocket streams hold written bytes until flushed; TCP's flush is free.
+        let result = match self.stream.write_all(&self.write_buf).await {
+            Ok(()) => self.stream.flush().await,
+            Err(e) => Err(e),
+        };
         Stats::add(&self.shared.stats.bytes_sent, self.write_buf.len() as u64);
         self.write_buf.clear();
         // Give back a buffer grown by a burst rather than keep it for an idle connection.
@@ -237,6 +246,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn run_session(&mut self, mut connect: Connect, shutdown: CancellationToken) {
+        // A name from the client's certificate replaces the user name; no password is needed.
+        let certificate = match self.identity.take() {
+            Some(name) => {
+                connect.username = Some(name);
+                true
+            }
+            None => false,
+        };
         let version = connect.protocol;
         let max_keepalive = self.shared.config.max_keepalive;
         let mut server_keep_alive = None;
@@ -250,8 +267,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return self.refuse(ReasonCode::ClientIdentifierNotValid).await;
             }
         }
-        // A certificate's name has already replaced the user name (no password needed).
-        let certificate = false;
         if let Err(refusal) =
             auth::login::check(&self.shared, self.peer, &connect, certificate).await
         {

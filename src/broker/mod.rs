@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod config;
 mod connection;
+mod listener;
 pub mod message;
 pub mod retained;
 pub mod session;
@@ -28,6 +29,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 pub use config::{BrokerConfig, ListenerConfig};
+pub use listener::Reloader;
+use listener::{Listener, Transport};
 use state::BrokerState;
 use stats::Stats;
 use store::MemoryStore;
@@ -41,6 +44,11 @@ pub enum BrokerError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("{0}")]
     Access(#[from] auth::AuthLoadError),
+    #[error("listener {addr}: {source}")]
+    Tls {
+        addr: SocketAddr,
+        source: crate::net::tls::TlsError,
+    },
 }
 
 /// What every connection task shares.
@@ -63,13 +71,17 @@ impl Shared {
 /// A broker whose listeners are bound; [`Broker::run`] serves them.
 pub struct Broker {
     shared: Arc<Shared>,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
 }
 
 impl Broker {
     pub async fn bind(config: BrokerConfig) -> Result<Broker, BrokerError> {
         let mut listeners = Vec::new();
         for listener in &config.listeners {
+            let transport = Transport::load(listener).map_err(|source| BrokerError::Tls {
+                addr: listener.bind,
+                source,
+            })?;
             let bound =
                 TcpListener::bind(listener.bind)
                     .await
@@ -77,7 +89,11 @@ impl Broker {
                         addr: listener.bind,
                         source,
                     })?;
-            listeners.push(bound);
+            listeners.push(Listener {
+                tcp: bound,
+                transport,
+                scheme: listener.scheme(),
+            });
         }
         let config = Arc::new(config);
         let mut state = BrokerState::new(config.clone(), Box::new(MemoryStore::default()));
@@ -104,8 +120,27 @@ impl Broker {
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|l| l.local_addr().ok())
+            .filter_map(|l| l.tcp.local_addr().ok())
             .collect()
+    }
+
+    /// One URL per listener, in configuration order: `mqtt://127.0.0.1:1883`,
+    /// `mqtts://…`, `ws://…`, `wss://…`.
+    pub fn urls(&self) -> Vec<String> {
+        self.listeners
+            .iter()
+            .filter_map(|l| Some(format!("{}://{}", l.scheme, l.tcp.local_addr().ok()?)))
+            .collect()
+    }
+
+    /// A handle that reloads the TLS listeners' certificates and keys (on SIGHUP).
+    pub fn reloader(&self) -> Reloader {
+        Reloader::new(
+            self.listeners
+                .iter()
+                .filter_map(|l| l.transport.tls().cloned())
+                .collect(),
+        )
     }
 
     /// Serves until `shutdown` is cancelled, then closes every connection (v5 clients are
@@ -140,7 +175,7 @@ impl Broker {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Listener,
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -149,7 +184,7 @@ async fn accept_loop(
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
+            accepted = listener.tcp.accept() => accepted,
         };
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
@@ -167,8 +202,9 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let shutdown = shutdown.clone();
+        let transport = listener.transport.clone();
         tracker.spawn(async move {
-            connection::serve(stream, peer, shared, shutdown).await;
+            listener::serve_connection(stream, peer, transport, shared, shutdown).await;
             drop(permit);
         });
     }

@@ -76,9 +76,7 @@ pub struct BrokerArgs {
 impl BrokerArgs {
     fn config(&self) -> BrokerConfig {
         BrokerConfig {
-            listeners: vec![ListenerConfig {
-                bind: SocketAddr::new(self.bind, self.port),
-            }],
+            listeners: vec![ListenerConfig::tcp(SocketAddr::new(self.bind, self.port))],
             session_limits: SessionLimits {
                 max_inflight: self.max_inflight_messages,
                 max_queued_messages: self.max_queued_messages,
