@@ -2,6 +2,7 @@
 //! of the library that writes to stdout/stderr for people; it is driven by `src/bin/mq.rs`.
 
 pub mod acl;
+pub mod bench;
 pub mod broker;
 pub mod exit;
 pub mod passwd;
@@ -24,6 +25,8 @@ pub enum Command {
     Passwd(passwd::PasswdArgs),
     /// Check what an ACL file allows a client.
     Acl(acl::AclArgs),
+    /// Load a broker and measure it: throughput, loss, latency percentiles, connect rate.
+    Bench(bench::BenchArgs),
 }
 
 impl Command {
@@ -31,7 +34,7 @@ impl Command {
     pub fn verbosity(&self) -> u8 {
         match self {
             Command::Broker(args) => args.verbose,
-            Command::Passwd(_) | Command::Acl(_) => 0,
+            Command::Passwd(_) | Command::Acl(_) | Command::Bench(_) => 0,
         }
     }
 }
@@ -42,5 +45,6 @@ pub fn run(cli: Cli) -> Result<(), exit::Failure> {
         Command::Broker(args) => broker::run(args),
         Command::Passwd(args) => passwd::run(args),
         Command::Acl(args) => acl::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
