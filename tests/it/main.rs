@@ -9,6 +9,7 @@ mod harness;
 mod mosquitto;
 mod raw;
 
+mod auth;
 mod connect;
 mod lifecycle;
 mod qos;
