@@ -86,18 +86,6 @@ impl Mqtt {
         }
     }
 
-    pub async fn unsubscribe(&mut self, filter: &str) {
-        self.client
-            .unsubscribe(filter)
-            .await
-            .expect("unsubscribe request");
-        loop {
-            if let Packet::UnsubAck(_) = self.next_packet().await {
-                return;
-            }
-        }
-    }
-
     /// Publishes and, for QoS 1 and 2, waits until the broker has acknowledged it (PUBACK
     /// or PUBCOMP), so the broker has routed it when this returns. One at a time.
     pub async fn publish(
@@ -146,20 +134,6 @@ impl Mqtt {
                 return p;
             }
         }
-    }
-
-    /// Sends DISCONNECT and waits until the event loop has written it and ended.
-    pub async fn disconnect(mut self) {
-        self.client.disconnect().await.expect("disconnect request");
-        let ended = tokio::time::timeout(PATIENCE, async {
-            while let Some(event) = self.events.recv().await {
-                if event.is_err() {
-                    break;
-                }
-            }
-        })
-        .await;
-        assert!(ended.is_ok(), "rumqttc did not finish its DISCONNECT");
     }
 }
 

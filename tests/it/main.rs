@@ -14,3 +14,8 @@ mod connect;
 mod lifecycle;
 mod qos;
 mod v5;
+mod retained;
+mod subscriptions;
+mod wills;
+mod sessions;
+mod sys;
