@@ -17,5 +17,8 @@ mod v5;
 mod retained;
 mod subscriptions;
 mod wills;
+mod interop;
+mod protocol_errors;
 mod sessions;
+mod shutdown;
 mod sys;
