@@ -22,3 +22,4 @@ mod protocol_errors;
 mod sessions;
 mod shutdown;
 mod sys;
+mod hostile;
