@@ -58,7 +58,20 @@ pub enum CertError {
 pub fn generate_key(kind: KeyType) -> Result<KeyPair, CertError> {
     match kind {
         KeyType::EcdsaP256 => Ok(KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?),
-        KeyType::Ed25519 => Ok(KeyPair::generate_for(&PKCS_ED25519)?),
+        KeyType::Ed25519 => {
+            // ring writes Ed25519 keys as PKCS#8 v2 (with the public key), which OpenSSL
+            // 3.0 (and so Mosquitto) cannot read; v1 without it is the form everyone reads.
+            let v2 = KeyPair::generate_for(&PKCS_ED25519)?.serialize_der();
+            let info = pkcs8::PrivateKeyInfoRef::try_from(v2.as_slice())
+                .map_err(|e| CertError::KeyGeneration(e.to_string()))?;
+            let v1 = pkcs8::PrivateKeyInfoRef::new(info.algorithm, info.private_key);
+            let der = pkcs8::der::Encode::to_der(&v1)
+                .map_err(|e| CertError::KeyGeneration(e.to_string()))?;
+            Ok(KeyPair::from_pkcs8_der_and_sign_algo(
+                &PrivatePkcs8KeyDer::from(der),
+                &PKCS_ED25519,
+            )?)
+        }
         KeyType::Rsa2048 => {
             // ring (rcgen's backend here) signs with RSA keys but cannot generate them.
             use rsa::pkcs8::EncodePrivateKey;
@@ -96,8 +109,8 @@ fn random_serial(params: &mut CertificateParams) -> Result<(), CertError> {
 pub fn ca_params(common_name: &str, days: u32) -> Result<CertificateParams, CertError> {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, common_name);
     dn.push(DnType::OrganizationName, "mq");
+    dn.push(DnType::CommonName, common_name);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![
@@ -136,11 +149,11 @@ pub fn server_sans(names: &[String]) -> Vec<SanType> {
 pub fn server_params(names: &[String], days: u32) -> Result<CertificateParams, CertError> {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "mq");
     dn.push(
         DnType::CommonName,
         names.first().map_or("mq broker", String::as_str),
     );
-    dn.push(DnType::OrganizationName, "mq");
     params.distinguished_name = dn;
     params.subject_alt_names = server_sans(names);
     params.key_usages = vec![
@@ -158,8 +171,8 @@ pub fn server_params(names: &[String], days: u32) -> Result<CertificateParams, C
 pub fn client_params(name: &str, days: u32) -> Result<CertificateParams, CertError> {
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
     dn.push(DnType::OrganizationName, "mq");
+    dn.push(DnType::CommonName, name);
     params.distinguished_name = dn;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -496,7 +509,7 @@ mod tests {
             let info = describe(cert.der()).unwrap();
             assert!(x509::sans_cover(&info.sans, "localhost"));
             assert!(x509::sans_cover(&info.sans, "::1"));
-            assert_eq!(info.issuer, "O=mq,CN=mq test CA");
+            assert_eq!(info.issuer, "CN=mq test CA,O=mq");
             assert!(!info.is_ca);
             assert_eq!(info.sha256_fingerprint.len(), 32 * 3 - 1);
         }

@@ -9,10 +9,11 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use super::exit::{Failure, FailureKind};
+use super::listeners::ListenerArgs;
 use crate::broker::auth::{AccessReloader, AuthConfig};
 use crate::broker::config::DEFAULT_MAX_PACKET_SIZE;
 use crate::broker::session::SessionLimits;
-use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig};
+use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig, Reloader};
 
 /// Run an MQTT 3.1/3.1.1/5.0 broker. With no options it listens on mqtt://127.0.0.1:1883.
 ///
@@ -26,6 +27,8 @@ pub struct BrokerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
+    #[command(flatten)]
+    pub listeners: ListenerArgs,
     /// More log output: -v connections, -vv packets, -vvv everything (or set RUST_LOG).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -108,10 +111,15 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
                 format!("cannot start the runtime: {e}"),
             )
         })?;
+    let mut config = args.config();
+    config
+        .listeners
+        .extend(args.listeners.listeners(args.bind)?);
     runtime.block_on(async {
-        let broker = Broker::bind(args.config()).await.map_err(|e| {
+        let broker = Broker::bind(config).await.map_err(|e| {
             let kind = match e {
                 BrokerError::Access(_) => FailureKind::Usage,
+                BrokerError::Tls { .. } => FailureKind::Tls,
                 _ => FailureKind::Network,
             };
             Failure::new(kind, e.to_string())
@@ -121,8 +129,8 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         {
             let mut out = std::io::stdout().lock();
-            for addr in broker.local_addrs() {
-                let _ = writeln!(out, "mq broker listening on mqtt://{addr}");
+            for url in broker.urls() {
+                let _ = writeln!(out, "mq broker listening on {url}");
             }
             let _ = out.flush();
         }
@@ -130,20 +138,34 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         #[cfg(unix)]
         if let Some(hangup) = hangup {
-            tokio::spawn(reload_on_hangup(hangup, broker.access_reloader()));
+            tokio::spawn(reload_on_hangup(
+                hangup,
+                broker.access_reloader(),
+                broker.reloader(),
+            ));
         }
         broker.run(shutdown).await;
         Ok(())
     })
 }
 
-/// Each SIGHUP reloads the password and ACL files; open connections stay, and files that
-/// do not load leave the rules in force (the reloader logs why).
+/// Each SIGHUP reloads the password and ACL files and the TLS certificates and keys; open
+/// connections stay, and files that do not load leave what was in force (the reloaders
+/// log why).
 #[cfg(unix)]
-async fn reload_on_hangup(mut hangup: tokio::signal::unix::Signal, access: AccessReloader) {
+async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    access: AccessReloader,
+    tls: Reloader,
+) {
     while hangup.recv().await.is_some() {
         let access = access.clone();
-        let _ = tokio::task::spawn_blocking(move || access.reload()).await;
+        let tls = tls.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = access.reload();
+            tls.reload_tls();
+        })
+        .await;
     }
 }
 

@@ -4,7 +4,9 @@
 pub mod acl;
 pub mod bench;
 pub mod broker;
+pub mod certs;
 pub mod exit;
+pub mod listeners;
 pub mod passwd;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,8 @@ pub enum Command {
     Acl(acl::AclArgs),
     /// Load a broker and measure it: throughput, loss, latency percentiles, connect rate.
     Bench(bench::BenchArgs),
+    /// Make and inspect TLS certificates: a CA, server and client certificates.
+    Certs(certs::CertsArgs),
 }
 
 impl Command {
@@ -34,7 +38,7 @@ impl Command {
     pub fn verbosity(&self) -> u8 {
         match self {
             Command::Broker(args) => args.verbose,
-            Command::Passwd(_) | Command::Acl(_) | Command::Bench(_) => 0,
+            Command::Passwd(_) | Command::Acl(_) | Command::Certs(_) | Command::Bench(_) => 0,
         }
     }
 }
@@ -46,5 +50,6 @@ pub fn run(cli: Cli) -> Result<(), exit::Failure> {
         Command::Passwd(args) => passwd::run(args),
         Command::Acl(args) => acl::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Certs(args) => certs::run(args),
     }
 }

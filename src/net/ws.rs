@@ -34,6 +34,8 @@ pub struct WsSettings {
 pub struct WsError(#[from] tungstenite::Error);
 
 /// Answers the HTTP upgrade on `stream` and returns the byte stream inside.
+// The callback's large error type is tungstenite's `ErrorResponse`, not ours to shrink.
+#[allow(clippy::result_large_err)]
 /// `max_message_size` bounds one WebSocket message (and frame).
 pub async fn accept<S>(
     stream: S,
@@ -64,6 +66,8 @@ fn refuse(status: StatusCode, why: &str) -> ErrorResponse {
     response
 }
 
+// tungstenite's `Callback` fixes this signature and its large error type.
+#[allow(clippy::result_large_err)]
 /// Checks the path and picks the subprotocol. A client that offers no subprotocol is
 /// still served (some test tools do not send one); one that offers only others is not.
 fn answer(

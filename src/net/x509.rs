@@ -124,7 +124,7 @@ pub fn subject_alt_names(cert: &X509Certificate<'_>) -> Vec<San> {
 pub fn sans_cover(sans: &[San], host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return sans.iter().any(|san| *san == San::Ip(ip));
+        return sans.contains(&San::Ip(ip));
     }
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     sans.iter().any(|san| {

@@ -19,6 +19,8 @@ pub struct Broker {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// The stdout lines after the first `mqtt://` one: the other listeners' URLs.
+    more_lines: Mutex<(Option<mpsc::Receiver<String>>, Vec<String>)>,
 }
 
 impl Broker {
@@ -76,6 +78,7 @@ impl Broker {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
+            more_lines: Mutex::new((None, Vec::new())),
         };
         let deadline = Instant::now() + STARTUP;
         loop {
@@ -86,6 +89,7 @@ impl Broker {
                         broker.addr = url.trim().parse().unwrap_or_else(|e| {
                             panic!("broker printed an address that does not parse: {line:?}: {e}")
                         });
+                        broker.more_lines = Mutex::new((Some(lines_rx), Vec::new()));
                         return broker;
                     }
                 }
@@ -99,6 +103,33 @@ impl Broker {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the listener the broker printed as `SCHEME://ADDRESS:PORT` (`mqtts`,
+    /// `ws`, `wss`), for brokers started with more listeners than the TCP one.
+    pub fn listener(&self, scheme: &str) -> SocketAddr {
+        let prefix = format!("mq broker listening on {scheme}://");
+        let parse =
+            |line: &str| -> Option<SocketAddr> { line.strip_prefix(&prefix)?.trim().parse().ok() };
+        let mut more = self.more_lines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(addr) = more.1.iter().find_map(|line| parse(line)) {
+            return addr;
+        }
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = more.0.as_ref().and_then(|rx| rx.recv_timeout(left).ok());
+            let Some(line) = line else {
+                panic!(
+                    "the broker printed no {scheme}:// listener; stderr:\n{}",
+                    self.stderr()
+                );
+            };
+            if let Some(addr) = parse(&line) {
+                return addr;
+            }
+            more.1.push(line);
+        }
     }
 
     pub fn port(&self) -> u16 {

@@ -21,5 +21,6 @@ mod sessions;
 mod shutdown;
 mod subscriptions;
 mod sys;
+mod tls;
 mod v5;
 mod wills;
