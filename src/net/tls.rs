@@ -273,3 +273,108 @@ where
         PeerName::Subject => Some(x509::rfc2253(cert.subject())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certs::{self, KeyType, OutputFile};
+
+    /// A CA-signed server certificate for localhost in `dir`, valid `days` (negative:
+    /// expired that many days ago).
+    fn write_pair(dir: &Path, name: &str, days: i64) -> (PathBuf, PathBuf) {
+        let ca_key = certs::generate_key(KeyType::EcdsaP256).unwrap();
+        let ca_params = certs::ca_params("test CA", 30).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = certs::generate_key(KeyType::EcdsaP256).unwrap();
+        let mut params =
+            certs::server_params(&["localhost".into(), "127.0.0.1".into()], 1).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::days(days.abs() + 2);
+        params.not_after = now + time::Duration::days(days);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let (cert_path, key_path) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
+        certs::write_files(
+            &[
+                OutputFile {
+                    path: cert_path.clone(),
+                    contents: cert.pem(),
+                    private: false,
+                },
+                OutputFile {
+                    path: key_path.clone(),
+                    contents: key.serialize_pem(),
+                    private: true,
+                },
+            ],
+            true,
+        )
+        .unwrap();
+        (cert_path, key_path)
+    }
+
+    #[test]
+    fn a_matching_pair_loads_and_reloads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "server", 10);
+        let tls = ServerTls::load(TlsSettings::new(&cert, &key)).unwrap();
+        let before = tls.acceptor().config().clone();
+        write_pair(dir.path(), "server", 10);
+        tls.reload().unwrap();
+        assert!(!Arc::ptr_eq(&before, tls.acceptor().config()));
+    }
+
+    #[test]
+    fn a_key_from_another_pair_is_named_as_not_matching() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, _) = write_pair(dir.path(), "a", 10);
+        let (_, other_key) = write_pair(dir.path(), "b", 10);
+        let err = server_config(&TlsSettings::new(&cert, &other_key)).unwrap_err();
+        assert!(matches!(err, TlsError::KeyMismatch { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("b.key does not match the certificate in"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_expired_certificate_is_refused_with_its_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "old", -1);
+        let err = server_config(&TlsSettings::new(&cert, &key)).unwrap_err();
+        assert!(matches!(err, TlsError::Expired { .. }), "{err}");
+        assert!(err.to_string().contains("old.crt expired on"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_reload_keeps_the_configuration_in_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "server", 10);
+        let tls = ServerTls::load(TlsSettings::new(&cert, &key)).unwrap();
+        let before = tls.acceptor().config().clone();
+        std::fs::write(&cert, "not a certificate").unwrap();
+        assert!(matches!(
+            tls.reload(),
+            Err(TlsError::Pem(PemError::NotPem { .. }))
+        ));
+        assert!(Arc::ptr_eq(&before, tls.acceptor().config()));
+    }
+
+    #[test]
+    fn requiring_client_certificates_needs_a_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "server", 10);
+        let mut settings = TlsSettings::new(&cert, &key);
+        settings.require_client_cert = true;
+        assert!(matches!(
+            server_config(&settings),
+            Err(TlsError::RequireWithoutCa)
+        ));
+        settings.client_ca = Some(cert.clone());
+        // A leaf is no CA, but webpki accepts any certificate as a trust anchor.
+        assert!(server_config(&settings).is_ok());
+    }
+}
