@@ -342,6 +342,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let close = self
             .session_loop(&client_id, &connect, &signals, shutdown)
             .await;
+        // Settle the session (and the Will) before the socket closes: a client that sees the
+        // close after its DISCONNECT and reconnects at once must not find the old connection
+        // still linked, or the takeover would publish the Will it just discarded.
+        let wakes = self.shared.state.lock().disconnected(
+            &client_id,
+            self.connection_id,
+            close.departure(),
+            std::time::Instant::now(),
+        );
+        wakes.notify();
         if let Some(reason) = close
             .reason_code()
             .filter(|_| version == ProtocolVersion::V5)
@@ -365,13 +375,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Close::Kicked(_) => {}
             Close::Lost => info!("Client {client_id} closed its connection."),
         }
-        let wakes = self.shared.state.lock().disconnected(
-            &client_id,
-            self.connection_id,
-            close.departure(),
-            std::time::Instant::now(),
-        );
-        wakes.notify();
     }
 
     /// CONNACK with a failure reason, then close.

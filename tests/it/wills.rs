@@ -120,3 +120,33 @@ async fn no_will_is_published_after_disconnect() {
         assert_ne!(&*got.topic, "wills/polite");
     }
 }
+
+#[tokio::test]
+async fn no_will_when_a_client_reconnects_as_soon_as_its_disconnect_closed_the_connection() {
+    let broker = Broker::start();
+    let mut watcher = watcher(&broker).await;
+    watcher.subscribe(&[("end", QoS::AtMostOnce)]).await;
+    let mut connect = connect_packet("bouncer");
+    connect.will = Some(will("wills/bouncer", "should not appear", QoS::AtMostOnce));
+    let (mut current, _) = Raw::connect(broker.addr(), connect.clone()).await;
+    for _ in 0..50 {
+        current
+            .send(&Packet::Disconnect(mq_proto::Disconnect::new(
+                mq_proto::ReasonCode::Success,
+            )))
+            .await;
+        // The broker closed the connection, so it has handled the DISCONNECT: a takeover by
+        // the next connection must not find a Will left to publish.
+        current.expect_closed_silently().await;
+        current = Raw::connect(broker.addr(), connect.clone()).await.0;
+    }
+    current
+        .publish("end", QoS::AtLeastOnce, false, b"end")
+        .await;
+    let got = watcher.recv_publish().await;
+    assert_eq!(
+        (&*got.topic, &got.payload[..]),
+        ("end", &b"end"[..]),
+        "[MQTT-3.1.2-10] a will was published after DISCONNECT"
+    );
+}
