@@ -97,6 +97,9 @@ pub struct BrokerConfig {
     pub max_keepalive: u16,
     /// Topic Aliases a v5 client may use toward the broker.
     pub topic_alias_maximum: u16,
+    /// Topic Filters no client may subscribe to (or filters matching them), answered with
+    /// SUBACK 0x80 "unspecified error" in every version: the broker does not say why.
+    pub refused_filters: Vec<String>,
 }
 
 /// 1 MiB: generous for MQTT payloads, small enough that a peer cannot make the broker
@@ -119,6 +122,7 @@ impl Default for BrokerConfig {
             auth: AuthConfig::default(),
             max_keepalive: u16::MAX,
             topic_alias_maximum: 10,
+            refused_filters: Vec::new(),
         }
     }
 }

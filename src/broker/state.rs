@@ -507,7 +507,11 @@ impl BrokerState {
             .copied();
         let mut reason_codes = Vec::with_capacity(subscribe.filters.len());
         for (filter, options) in &subscribe.filters {
-            // [MQTT-4.8.2-?] retained messages are not sent for a shared subscription.
+            if self.refuses(filter) {
+                reason_codes.push(ReasonCode::UnspecifiedError);
+                continue;
+            }
+            // Retained messages are not sent for a shared subscription (MQTT 5 section 4.8.2).
             let shared = SharedFilter::parse(filter).is_some();
             let Some(session) = self.sessions.get_mut(client_id) else {
                 reason_codes.push(ReasonCode::UnspecifiedError);
@@ -569,7 +573,15 @@ impl BrokerState {
         }
     }
 
-    pub fn unsubscribe(&mut self, client_id: &Arc<str>, unsubscribe: &Unsubscribe) -> UnsubAck {
+    /// Is `filter` on the operator's list of refused subscriptions?
+    fn refuses(&self, filter: &str) -> bool {
+        self.config
+            .refused_filters
+            .iter()
+            .any(|refused| refused == filter || mq_proto::topic::matches(refused, filter))
+    }
+
+        pub fn unsubscribe(&mut self, client_id: &Arc<str>, unsubscribe: &Unsubscribe) -> UnsubAck {
         let reason_codes = unsubscribe
             .filters
             .iter()

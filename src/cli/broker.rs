@@ -74,6 +74,10 @@ pub struct BrokerArgs {
     /// Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub max_topic_alias: u16,
+    /// Refuse subscriptions to this topic filter, or to filters it matches, with SUBACK
+    /// 0x80 "unspecified error" (repeatable).
+    #[arg(long, value_name = "FILTER", value_parser = parse_topic_filter)]
+    pub refuse_subscribe: Vec<String>,
 }
 
 impl BrokerArgs {
@@ -96,9 +100,16 @@ impl BrokerArgs {
             },
             max_keepalive: self.max_keepalive,
             topic_alias_maximum: self.max_topic_alias,
+            refused_filters: self.refuse_subscribe.clone(),
             ..BrokerConfig::default()
         }
     }
+}
+
+fn parse_topic_filter(filter: &str) -> Result<String, String> {
+    mq_proto::topic::validate_topic_filter(filter)
+        .map(|()| filter.to_string())
+        .map_err(|e| format!("not a valid topic filter: {e}"))
 }
 
 pub fn run(args: BrokerArgs) -> Result<(), Failure> {

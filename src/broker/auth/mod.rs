@@ -11,6 +11,7 @@ pub mod acl;
 mod broker_tests;
 pub(crate) mod login;
 pub mod password_file;
+pub mod scram;
 
 use std::collections::HashMap;
 use std::fmt;
