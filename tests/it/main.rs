@@ -10,6 +10,7 @@ mod mosquitto;
 mod raw;
 
 mod auth;
+mod bench;
 mod connect;
 mod hostile;
 mod interop;
