@@ -13,16 +13,18 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use base64::Engine;
 use mq_proto::{
-    topic::SharedFilter, ByteString, Codec, ConnAck, Connect, DecodeError, Disconnect, Packet,
-    Properties, ProtocolVersion, Publish, QoS, ReasonCode, PROTOCOL_MAX_PACKET_SIZE,
+    topic::SharedFilter, Auth, ByteString, Bytes, Codec, ConnAck, Connect, DecodeError, Disconnect,
+    Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode, PROTOCOL_MAX_PACKET_SIZE,
 };
 
+use super::auth::{self, scram};
 use super::session::{PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{ConnectOutcome, Departure};
 use super::stats::Stats;
-use super::{auth, Shared};
+use super::Shared;
 
 /// Stop filling the write buffer past this; the rest waits for the next round.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
@@ -154,18 +156,89 @@ pub(crate) async fn serve<S>(
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads until one whole packet has arrived; the codec insists the first is CONNECT.
     async fn read_connect(&mut self) -> Result<Box<Connect>, Close> {
+        match self.read_packet().await? {
+            Packet::Connect(connect) => Ok(connect),
+            other => Err(Close::Refused(ReasonCode::ProtocolError, other.name())),
+        }
+    }
+
+    /// Reads until the next whole packet has arrived.
+    async fn read_packet(&mut self) -> Result<Packet, Close> {
         loop {
             match self.codec.decode(&mut self.read_buf) {
-                Ok(Some(Packet::Connect(connect))) => return Ok(connect),
-                Ok(Some(other)) => {
-                    return Err(Close::Refused(ReasonCode::ProtocolError, other.name()))
-                }
+                Ok(Some(packet)) => return Ok(packet),
                 Ok(None) => {}
                 Err(e) => return Err(Close::ProtocolError(e)),
             }
             if !self.read_more().await? {
                 return Err(Close::Lost);
             }
+        }
+    }
+
+    /// MQTT 5 enhanced authentication (section 4.12) with SCRAM-SHA-256: AUTH 0x18 with
+    /// the server's first message, the client's final message back, and the server's proof
+    /// for CONNACK. Runs under the connect timeout.
+    async fn enhanced_auth(
+        &mut self,
+        method: &str,
+        connect: &Connect,
+    ) -> Result<Bytes, ReasonCode> {
+        if method != scram::METHOD {
+            return Err(ReasonCode::BadAuthenticationMethod);
+        }
+        let data = connect
+            .properties
+            .authentication_data
+            .clone()
+            .unwrap_or_default();
+        let first = scram::ClientFirst::parse(&data).map_err(|_| ReasonCode::ProtocolError)?;
+        if connect
+            .username
+            .as_ref()
+            .is_some_and(|u| *u != first.username)
+        {
+            return Err(ReasonCode::BadUserNameOrPassword);
+        }
+        let access = self.shared.state.lock().access();
+        let credentials = access
+            .scram_credentials(&first.username)
+            .ok_or(ReasonCode::BadUserNameOrPassword)?;
+        let mut nonce = [0u8; 18];
+        getrandom::getrandom(&mut nonce).map_err(|_| ReasonCode::ServerUnavailable)?;
+        let nonce = base64::engine::general_purpose::STANDARD.encode(nonce);
+        let (exchange, server_first) = scram::ServerExchange::start(&first, credentials, &nonce);
+        self.send(&Packet::Auth(Auth {
+            reason_code: ReasonCode::ContinueAuthentication,
+            properties: Properties {
+                authentication_method: Some(method.to_string()),
+                authentication_data: Some(Bytes::from(server_first)),
+                ..Properties::default()
+            },
+        }));
+        self.flush()
+            .await
+            .map_err(|_| ReasonCode::UnspecifiedError)?;
+        let reply = match self.read_packet().await {
+            Ok(Packet::Auth(reply)) => reply,
+            _ => return Err(ReasonCode::ProtocolError),
+        };
+        if reply.reason_code != ReasonCode::ContinueAuthentication
+            || reply.properties.authentication_method.as_deref() != Some(method)
+        {
+            return Err(ReasonCode::ProtocolError);
+        }
+        let client_final = reply.properties.authentication_data.unwrap_or_default();
+        match exchange.finish(&client_final) {
+            Ok(server_final) => Ok(Bytes::from(server_final)),
+            Err(scram::ScramError::WrongProof) => {
+                let now = std::time::Instant::now();
+                self.shared
+                    .auth_failures
+                    .record_failure(self.peer.ip(), now);
+                Err(ReasonCode::BadUserNameOrPassword)
+            }
+            Err(_) => Err(ReasonCode::ProtocolError),
         }
     }
 
@@ -267,9 +340,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return self.refuse(ReasonCode::ClientIdentifierNotValid).await;
             }
         }
-        if let Err(refusal) =
-            auth::login::check(&self.shared, self.peer, &connect, certificate).await
-        {
+        let mut proven = certificate;
+        let mut auth_reply = None;
+        if let Some(method) = connect.properties.authentication_method.clone() {
+            let limit = self.shared.config.connect_timeout;
+            let outcome = tokio::time::timeout(limit, self.enhanced_auth(&method, &connect))
+                .await
+                .unwrap_or(Err(ReasonCode::UnspecifiedError));
+            match outcome {
+                Ok(server_final) => {
+                    proven = true;
+                    auth_reply = Some((method, server_final));
+                }
+                Err(reason_code) => {
+                    info!(peer = %self.peer, client_id = %connect.client_id, "refused {method} authentication: {reason_code}");
+                    return self.refuse(reason_code).await;
+                }
+            }
+        }
+        // A user name proven by a TLS certificate or by SCRAM needs no password check.
+        if let Err(refusal) = auth::login::check(&self.shared, self.peer, &connect, proven).await {
             info!(
                 peer = %self.peer,
                 client_id = %connect.client_id,
@@ -331,10 +421,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .unwrap_or_default()
         );
 
+        let mut properties =
+            self.connack_properties(&client_id, assigned, server_keep_alive, &connect);
+        if let Some((method, server_final)) = auth_reply {
+            properties.authentication_method = Some(method);
+            properties.authentication_data = Some(server_final);
+        }
         self.send(&Packet::ConnAck(ConnAck {
             session_present,
             reason_code: ReasonCode::Success,
-            properties: self.connack_properties(&client_id, assigned, server_keep_alive, &connect),
+            properties,
         }));
         for packet in &resend {
             self.send(packet);

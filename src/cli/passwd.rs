@@ -10,6 +10,7 @@ use crate::broker::auth::password_file::{
     validate_username, HashScheme, PasswordFile, PasswordFileError, PasswordHash, Verification,
     DEFAULT_PBKDF2_ITERATIONS,
 };
+use crate::broker::auth::scram;
 
 /// Manage a password file for `mq broker --password-file` (and Mosquitto).
 ///
@@ -75,6 +76,10 @@ pub enum HashArg {
     /// Mosquitto's `$7$`.
     #[value(name = "sha512-pbkdf2")]
     Sha512Pbkdf2,
+    /// SCRAM-SHA-256 credentials: the user may also log in with MQTT 5 enhanced
+    /// authentication (method SCRAM-SHA-256). mq only; Mosquitto cannot read them.
+    #[value(name = "scram-sha-256")]
+    ScramSha256,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,12 +95,17 @@ pub enum PasswdAction {
 
 impl PasswdArgs {
     fn scheme(&self) -> HashScheme {
-        if self.mosquitto || self.hash == HashArg::Sha512Pbkdf2 {
-            HashScheme::MosquittoPbkdf2 {
+        match self.hash {
+            _ if self.mosquitto => HashScheme::MosquittoPbkdf2 {
                 iterations: self.iterations,
-            }
-        } else {
-            HashScheme::Argon2id
+            },
+            HashArg::Sha512Pbkdf2 => HashScheme::MosquittoPbkdf2 {
+                iterations: self.iterations,
+            },
+            HashArg::ScramSha256 => HashScheme::ScramSha256 {
+                iterations: self.iterations.max(scram::DEFAULT_ITERATIONS),
+            },
+            HashArg::Argon2id => HashScheme::Argon2id,
         }
     }
 }

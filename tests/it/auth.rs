@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use mq_proto::{Bytes, Connect, Packet, ProtocolVersion, Publish, QoS, ReasonCode};
+use mq_proto::{Bytes, Connect, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode};
 use tempfile::TempDir;
 
 use crate::harness::Broker;
@@ -665,4 +665,162 @@ fn mq_passwd_verify_reads_the_password_from_stdin() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "password files are private");
     }
+}
+
+/// The client side of SCRAM-SHA-256 (RFC 5802 section 3), written from the RFC rather than
+/// from the broker's code, so the two check each other.
+mod scram_client {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+
+    fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    pub const CLIENT_NONCE: &str = "fyko+d2lbbFgONRv9qkxdawL";
+
+    pub fn first(user: &str) -> String {
+        format!("n,,n={user},r={CLIENT_NONCE}")
+    }
+
+    /// `client-final-message` for `server_first`, and the server signature to expect.
+    pub fn finish(user: &str, password: &str, server_first: &str) -> (String, String) {
+        let mut nonce = "";
+        let mut salt = Vec::new();
+        let mut iterations = 0;
+        for attribute in server_first.split(',') {
+            match attribute.split_once('=') {
+                Some(("r", v)) => nonce = v,
+                Some(("s", v)) => salt = B64.decode(v).expect("salt is base64"),
+                Some(("i", v)) => iterations = v.parse().expect("iteration count"),
+                _ => {}
+            }
+        }
+        assert!(
+            nonce.starts_with(CLIENT_NONCE),
+            "the server nonce extends ours"
+        );
+        let mut salted = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iterations, &mut salted);
+        let client_key = hmac(&salted, b"Client Key");
+        let stored_key = Sha256::digest(&client_key);
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth_message = format!("n={user},r={CLIENT_NONCE},{server_first},{without_proof}");
+        let signature = hmac(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(k, s)| k ^ s)
+            .collect();
+        let server_key = hmac(&salted, b"Server Key");
+        let server_signature = hmac(&server_key, auth_message.as_bytes());
+        (
+            format!("{without_proof},p={}", B64.encode(proof)),
+            format!("v={}", B64.encode(server_signature)),
+        )
+    }
+}
+
+/// CONNECT with Authentication Method SCRAM-SHA-256, the AUTH round, and the CONNACK.
+async fn scram_login(
+    broker: &Broker,
+    user: &str,
+    password: &str,
+) -> (ReasonCode, Option<Bytes>, Option<String>) {
+    let mut connect = connect_packet("scram-client");
+    connect.protocol = ProtocolVersion::V5;
+    connect.properties.authentication_method = Some("SCRAM-SHA-256".into());
+    connect.properties.authentication_data = Some(Bytes::from(scram_client::first(user)));
+    let mut raw = Raw::tcp_version(broker.addr(), ProtocolVersion::V5).await;
+    raw.send(&Packet::Connect(Box::new(connect))).await;
+    let challenge = match raw.recv().await {
+        Packet::Auth(auth) => auth,
+        Packet::ConnAck(ack) => return (ack.reason_code, None, None),
+        other => panic!("expected AUTH, got {other:?}"),
+    };
+    assert_eq!(challenge.reason_code, ReasonCode::ContinueAuthentication);
+    let server_first = String::from_utf8(
+        challenge
+            .properties
+            .authentication_data
+            .expect("server-first")
+            .to_vec(),
+    )
+    .expect("server-first is text");
+    let (client_final, expected_signature) = scram_client::finish(user, password, &server_first);
+    raw.send(&Packet::Auth(mq_proto::Auth {
+        reason_code: ReasonCode::ContinueAuthentication,
+        properties: Properties {
+            authentication_method: Some("SCRAM-SHA-256".into()),
+            authentication_data: Some(Bytes::from(client_final)),
+            ..Properties::default()
+        },
+    }))
+    .await;
+    match raw.recv().await {
+        Packet::ConnAck(ack) => (
+            ack.reason_code,
+            ack.properties.authentication_data,
+            Some(expected_signature),
+        ),
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn scram_sha_256_enhanced_authentication_logs_in_and_proves_the_server() {
+    let dir = TempDir::new().expect("temp dir");
+    let file = dir.path().join("scram.pw");
+    let out = run(mq()
+        .args(["passwd", "-c", "-b", "-H", "scram-sha-256"])
+        .arg(&file)
+        .args(["sam", "s3cret"]));
+    assert!(out.status.success(), "mq passwd: {out:?}");
+    let path = file.to_str().expect("utf-8 path");
+    let broker = Broker::start_with(&["--password-file", path]);
+
+    let (code, server_final, expected) = scram_login(&broker, "sam", "s3cret").await;
+    assert_eq!(code, ReasonCode::Success);
+    let server_final =
+        String::from_utf8(server_final.expect("server-final in CONNACK").to_vec()).expect("text");
+    assert_eq!(
+        Some(server_final),
+        expected,
+        "the broker proves it knows the credentials"
+    );
+
+    let (code, _, _) = scram_login(&broker, "sam", "wrong").await;
+    assert_eq!(code, ReasonCode::BadUserNameOrPassword);
+
+    // The same SCRAM entry also checks a plain CONNECT password.
+    assert_eq!(
+        login_code(&broker, "sam", "s3cret").await,
+        ReasonCode::Success
+    );
+}
+
+async fn login_code(broker: &Broker, user: &str, password: &str) -> ReasonCode {
+    let connect = login(
+        "scram-plain",
+        Some(user),
+        Some(password),
+        ProtocolVersion::V5,
+    );
+    connack(broker, connect).await
+}
+
+#[tokio::test]
+async fn an_unknown_authentication_method_is_refused_with_0x8c() {
+    let broker = Broker::start();
+    let mut connect = connect_packet("bad-method");
+    connect.protocol = ProtocolVersion::V5;
+    connect.properties.authentication_method = Some("KERBEROS".into());
+    assert_eq!(
+        connack(&broker, connect).await,
+        ReasonCode::BadAuthenticationMethod
+    );
 }

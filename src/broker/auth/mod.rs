@@ -136,6 +136,13 @@ pub trait AccessControl: Send + Sync + fmt::Debug {
 
     /// May `client` subscribe to the Topic Filter `filter`?
     fn authorize_subscription(&self, client: &Client<'_>, filter: &str) -> bool;
+
+    /// The SCRAM-SHA-256 credentials of `username`, for MQTT 5 enhanced authentication;
+    /// `None` when the user is unknown or has another kind of password hash.
+    fn scram_credentials(&self, username: &str) -> Option<scram::ScramCredentials> {
+        let _ = username;
+        None
+    }
 }
 
 /// Everyone may do everything: for brokers and tests that configure no access rules.
@@ -297,6 +304,13 @@ impl AccessControl for FilePolicy {
         self.acl
             .as_ref()
             .map_or(true, |acl| acl.check_subscription(client, filter).allowed)
+    }
+
+    fn scram_credentials(&self, username: &str) -> Option<scram::ScramCredentials> {
+        match self.passwords.as_ref()?.get(username)? {
+            password_file::PasswordHash::Scram(credentials) => Some(credentials.clone()),
+            _ => None,
+        }
     }
 }
 

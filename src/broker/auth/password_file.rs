@@ -22,6 +22,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, Engine};
 use sha2::{Digest, Sha512};
 
+use super::scram::{self, ScramCredentials};
+
 /// Argon2id memory cost in KiB. With t=2, p=1 one verification takes about 18 ms in a
 /// release build on the project's 2-core machine (22 ms in a debug build, whose hashing
 /// crates are optimised anyway): well under the 50 ms budget per CONNECT. The OWASP
@@ -58,6 +60,9 @@ pub enum HashScheme {
     Argon2id,
     /// Mosquitto's `$7$`: PBKDF2-HMAC-SHA512 with a 12-byte salt.
     MosquittoPbkdf2 { iterations: u32 },
+    /// SCRAM-SHA-256 credentials: the user can also log in with MQTT 5 enhanced
+    /// authentication (method `SCRAM-SHA-256`).
+    ScramSha256 { iterations: u32 },
 }
 
 /// Why a hash could not be read or made.
@@ -65,8 +70,10 @@ pub enum HashScheme {
 pub enum HashError {
     #[error("the hash is empty")]
     Empty,
-    #[error("unknown hash type (expected $argon2id$, $7$ or $6$)")]
+    #[error("unknown hash type (expected $argon2id$, $7$, $6$ or $scram-sha-256$)")]
     UnknownType,
+    #[error("malformed $scram-sha-256$ hash (expected $scram-sha-256$ITERATIONS$SALT$STOREDKEY$SERVERKEY)")]
+    Scram,
     #[error("malformed argon2 hash: {0}")]
     Argon2(String),
     #[error("malformed ${kind}$ hash: {why}")]
@@ -88,6 +95,8 @@ pub enum PasswordHash {
         salt: Vec<u8>,
         hash: Vec<u8>,
     },
+    /// SCRAM-SHA-256 credentials (RFC 5802 StoredKey and ServerKey).
+    Scram(ScramCredentials),
 }
 
 /// Hashes are secrets of a kind: debug output names only the type.
@@ -98,6 +107,9 @@ impl fmt::Debug for PasswordHash {
             PasswordHash::Sha512 { .. } => f.write_str("PasswordHash::Sha512(..)"),
             PasswordHash::Pbkdf2Sha512 { iterations, .. } => {
                 write!(f, "PasswordHash::Pbkdf2Sha512({iterations} iterations, ..)")
+            }
+            PasswordHash::Scram(c) => {
+                write!(f, "PasswordHash::Scram({} iterations, ..)", c.iterations)
             }
         }
     }
@@ -135,7 +147,7 @@ fn sha512_salted(password: &[u8], salt: &[u8]) -> Vec<u8> {
 
 /// Compares without stopping at the first difference, so timing says nothing about where
 /// a guess went wrong.
-fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -167,6 +179,14 @@ impl PasswordHash {
                     hash,
                 })
             }
+            HashScheme::ScramSha256 { iterations } => {
+                let salt = random_bytes::<16>()?;
+                Ok(PasswordHash::Scram(ScramCredentials::from_password(
+                    password,
+                    &salt,
+                    iterations.max(1),
+                )))
+            }
         }
     }
 
@@ -191,6 +211,11 @@ impl PasswordHash {
             }
             Params::try_from(&hash).map_err(|e| HashError::Argon2(e.to_string()))?;
             return Ok(PasswordHash::Argon2(text.to_string()));
+        }
+        if text.starts_with(scram::PREFIX) {
+            return ScramCredentials::decode(text)
+                .map(PasswordHash::Scram)
+                .ok_or(HashError::Scram);
         }
         if let Some(rest) = text.strip_prefix("$7$") {
             let bad = |why| HashError::Mosquitto { kind: 7, why };
@@ -238,6 +263,7 @@ impl PasswordHash {
             PasswordHash::Sha512 { salt, hash } => {
                 equal_in_constant_time(&sha512_salted(password, salt), hash)
             }
+            PasswordHash::Scram(credentials) => credentials.verify_password(password),
             PasswordHash::Pbkdf2Sha512 {
                 iterations,
                 salt,
@@ -252,6 +278,7 @@ impl PasswordHash {
             PasswordHash::Argon2(_) => "argon2",
             PasswordHash::Sha512 { .. } => "mosquitto $6$ (sha512)",
             PasswordHash::Pbkdf2Sha512 { .. } => "mosquitto $7$ (pbkdf2-sha512)",
+            PasswordHash::Scram(_) => "scram-sha-256",
         }
     }
 }
@@ -285,6 +312,7 @@ impl fmt::Display for PasswordHash {
                 BASE64.encode(salt),
                 BASE64.encode(hash)
             ),
+            PasswordHash::Scram(credentials) => f.write_str(&credentials.encode()),
         }
     }
 }

@@ -12,6 +12,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::password_file::equal_in_constant_time;
+
 /// The Authentication Method name clients send.
 pub const METHOD: &str = "SCRAM-SHA-256";
 /// The prefix of SCRAM entries in the password file.
@@ -96,12 +98,8 @@ impl ScramCredentials {
     /// Checks a plain password (a CONNECT without enhanced authentication).
     pub fn verify_password(&self, password: &[u8]) -> bool {
         let again = ScramCredentials::from_password(password, &self.salt, self.iterations);
-        constant_time_eq(&again.stored_key, &self.stored_key)
+        equal_in_constant_time(&again.stored_key, &self.stored_key)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The parts of `client-first-message` the server needs.
@@ -230,7 +228,7 @@ impl ServerExchange {
             return Err(ScramError::WrongProof);
         }
         let client_key: Vec<u8> = proof.iter().zip(signature).map(|(p, s)| p ^ s).collect();
-        if !constant_time_eq(&Sha256::digest(&client_key), &self.credentials.stored_key) {
+        if !equal_in_constant_time(&Sha256::digest(&client_key), &self.credentials.stored_key) {
             return Err(ScramError::WrongProof);
         }
         let server_signature = hmac(&self.credentials.server_key, auth_message.as_bytes());
