@@ -186,6 +186,10 @@ pub enum ClientError {
     ConnectionLost { addr: String, message: String },
     #[error("protocol error from {addr}: {message}")]
     Protocol { addr: String, message: String },
+    /// An acknowledgement carried a reason code the client library cannot read (Mosquitto
+    /// answers an oversized publish with 0x95 in PUBACK, which MQTT 5 does not list there).
+    #[error("the broker answered with reason code {reason}")]
+    UnreadableReason { reason: Reason },
 }
 
 impl ClientError {
@@ -205,7 +209,9 @@ impl ClientError {
             | ClientError::WebSocket { .. } => ErrorKind::Network,
             ClientError::Tls { .. } => ErrorKind::Tls,
             ClientError::ConnAck(_) => ErrorKind::ConnectionRefused,
-            ClientError::ServerDisconnect(_) | ClientError::Protocol { .. } => ErrorKind::Protocol,
+            ClientError::ServerDisconnect(_)
+            | ClientError::Protocol { .. }
+            | ClientError::UnreadableReason { .. } => ErrorKind::Protocol,
         }
     }
 
@@ -213,7 +219,10 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             ClientError::ConnAck(reason) => matches!(reason.code, 0x88 | 0x89 | 0x97 | 0x9F),
-            _ => matches!(self.kind(), ErrorKind::Network | ErrorKind::Protocol),
+            ClientError::ServerDisconnect(reason) => {
+                !matches!(reason.code, 0x87 | 0x8A | 0x9C | 0x9D)
+            }
+            _ => self.kind() == ErrorKind::Network,
         }
     }
 }

@@ -15,8 +15,8 @@ pub use error::{ClientError, ErrorKind, Reason, TlsFailure};
 pub use options::{ConnectOptions, Protocol, QoS, Will};
 pub use properties::{Properties, PublishProperties, SubscribeProperties};
 pub use session::{
-    connect, Client, Connection, Event, Message, OutgoingMessage, RetainHandling, Sent,
-    Subscription,
+    connect, drive, Client, Connection, Event, Message, OutgoingMessage, RetainHandling, Sent,
+    Subscription, Update,
 };
 pub use tls::{TlsOptions, TlsVersion};
 

@@ -1000,12 +1000,8 @@ fn state5(e: rumqttc::v5::StateError, addr: &str, host: &str, connected: bool) -
         S::Deserialization(rumqttc::v5::mqttbytes::Error::InvalidConnectReturnCode(code)) => {
             // rumqttc rejects acknowledgement codes it does not know (Mosquitto answers an
             // oversized publish with 0x95 in PUBACK); report the code itself.
-            ClientError::Protocol {
-                addr: addr.to_owned(),
-                message: format!(
-                    "the broker answered with reason code {}, which the client library cannot read",
-                    Reason::v5(code)
-                ),
+            ClientError::UnreadableReason {
+                reason: Reason::v5(code),
             }
         }
         other => ClientError::Protocol {
@@ -1013,4 +1009,57 @@ fn state5(e: rumqttc::v5::StateError, addr: &str, host: &str, connected: bool) -
             message: other.to_string(),
         },
     }
+}
+
+/// What a driven connection reports.
+#[derive(Debug)]
+pub enum Update {
+    Event(Event),
+    /// The connection broke; it is tried again after `retry_in`.
+    Lost {
+        error: ClientError,
+        retry_in: Duration,
+    },
+    /// The connection failed for good; nothing follows.
+    Failed(ClientError),
+}
+
+/// Polls the connection on its own task and sends what happens. With `reconnect`, a connection
+/// that was up once is tried again with backoff after transient errors (network, broker gone);
+/// a first connection that fails, or any error that a retry cannot fix, ends it with `Failed`.
+/// Dropping the receiver stops the task at its next event.
+pub fn drive(
+    mut connection: Connection,
+    reconnect: bool,
+    mut backoff: super::Backoff,
+) -> tokio::sync::mpsc::Receiver<Update> {
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        let mut ever_connected = false;
+        loop {
+            match connection.poll().await {
+                Ok(event) => {
+                    if matches!(event, Event::Connected { .. }) {
+                        ever_connected = true;
+                        backoff.reset();
+                    }
+                    if tx.send(Update::Event(event)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(error) if reconnect && ever_connected && error.is_transient() => {
+                    let retry_in = backoff.next_delay();
+                    if tx.send(Update::Lost { error, retry_in }).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(retry_in).await;
+                }
+                Err(error) => {
+                    let _ = tx.send(Update::Failed(error)).await;
+                    return;
+                }
+            }
+        }
+    });
+    rx
 }
