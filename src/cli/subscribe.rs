@@ -319,6 +319,9 @@ async fn subscribe(
             "--nl, --rap, --rh and --sub-id are MQTT 5 subscription options: add -V 5",
         ));
     }
+    if let Some(f) = &args.format {
+        format::check_format(f.as_bytes()).map_err(|e| usage(format!("-F {f:?}: {e}")))?;
+    }
     let qos = QoS::from_u8(args.qos).unwrap_or(QoS::AtMostOnce);
     let subscriptions: Vec<Subscription> = filters
         .iter()

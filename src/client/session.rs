@@ -845,6 +845,12 @@ fn io_error(e: &std::io::Error, addr: &str, host: &str, connected: bool) -> Clie
         };
     }
     let text = e.to_string();
+    if text.contains("tls handshake eof") {
+        return ClientError::Tls {
+            addr: addr.to_owned(),
+            failure: super::error::TlsFailure::NotTls,
+        };
+    }
     if text.contains("lookup address") || text.contains("Name or service not known") {
         return ClientError::Resolve {
             host: host.to_owned(),
@@ -954,6 +960,7 @@ fn state3(e: rumqttc::StateError, addr: &str, host: &str, connected: bool) -> Cl
             "the broker stopped answering (no PINGRESP within the keep alive)",
         ),
         S::ConnectionAborted => lost(addr, "the broker closed the connection"),
+        S::Deserialization(rumqttc::Error::Io(io)) => io_error(&io, addr, host, connected),
         other => ClientError::Protocol {
             addr: addr.to_owned(),
             message: other.to_string(),
@@ -997,6 +1004,9 @@ fn state5(e: rumqttc::v5::StateError, addr: &str, host: &str, connected: bool) -
             ClientError::ServerDisconnect(Reason::v5(reason_code as u8).with_string(reason_string))
         }
         S::ConnFail { reason } => ClientError::ConnAck(Reason::v5(connack_code5(reason))),
+        S::Deserialization(rumqttc::v5::mqttbytes::Error::Io(io)) => {
+            io_error(&io, addr, host, connected)
+        }
         S::Deserialization(rumqttc::v5::mqttbytes::Error::InvalidConnectReturnCode(code)) => {
             // rumqttc rejects acknowledgement codes it does not know (Mosquitto answers an
             // oversized publish with 0x95 in PUBACK); report the code itself.

@@ -105,6 +105,70 @@ fn write_payload(out: &mut Vec<u8>, payload: &[u8], hex: u8, align: u8, pad: u8,
     }
 }
 
+/// mosquitto_sub's check of a `-F` format before it connects: the same strings are refused.
+pub fn check_format(format: &[u8]) -> Result<(), String> {
+    let len = format.len();
+    let incomplete = || Err("incomplete format specifier".to_owned());
+    let mut i = 0;
+    while i < len {
+        match format[i] {
+            b'%' => {
+                if i == len - 1 {
+                    return incomplete();
+                }
+                if format[i + 1] == b'0' || format[i + 1] == b'-' {
+                    i += 1;
+                    if i == len - 1 {
+                        return incomplete();
+                    }
+                }
+                while format[i + 1].is_ascii_digit() {
+                    i += 1;
+                    if i == len - 1 {
+                        return incomplete();
+                    }
+                }
+                if format[i + 1] == b'.' {
+                    i += 1;
+                    if i == len - 1 {
+                        return incomplete();
+                    }
+                    while format[i + 1].is_ascii_digit() {
+                        i += 1;
+                        if i == len - 1 {
+                            return incomplete();
+                        }
+                    }
+                }
+                let code = format[i + 1];
+                if !b"%ACDEFIlmPpqRSrtjJUxX".contains(&code) {
+                    return Err(format!("invalid format specifier '{}'", code as char));
+                }
+                i += 1;
+            }
+            b'@' => {
+                if i == len - 1 {
+                    return incomplete();
+                }
+                i += 1;
+            }
+            b'\\' => {
+                if i == len - 1 {
+                    return Err("incomplete escape specifier".to_owned());
+                }
+                let code = format[i + 1];
+                if !b"\\0aenrtv".contains(&code) {
+                    return Err(format!("invalid escape specifier '{}'", code as char));
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Everything `-F` needs besides the message.
 #[derive(Debug, Clone, Copy)]
 pub struct FormatOptions {
@@ -418,14 +482,16 @@ fn json_head(j: &mut Json<'_>, msg: &Message, when: &Received) {
     if let Some(p) = &msg.properties {
         j.key("properties");
         j.open();
+        // Mosquitto prints properties in wire order; this is the order rumqttc (and so
+        // `mq pub`) writes them, which Mosquitto keeps when it forwards a message.
         if let Some(v) = p.payload_format_indicator {
             j.num("payload-format-indicator", i64::from(v));
         }
         if let Some(v) = p.message_expiry_interval {
             j.num("message-expiry-interval", i64::from(v));
         }
-        if let Some(v) = &p.content_type {
-            j.str("content-type", v.as_bytes());
+        if let Some(v) = p.topic_alias {
+            j.num("topic-alias", i64::from(v));
         }
         if let Some(v) = &p.response_topic {
             j.str("response-topic", v.as_bytes());
@@ -434,12 +500,6 @@ fn json_head(j: &mut Json<'_>, msg: &Message, when: &Received) {
             let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
             j.str("correlation-data", &v[..end]);
         }
-        for id in &p.subscription_identifiers {
-            j.num("subscription-identifier", i64::from(*id));
-        }
-        if let Some(v) = p.topic_alias {
-            j.num("topic-alias", i64::from(v));
-        }
         if !p.user_properties.is_empty() {
             j.key("user-properties");
             j.open();
@@ -447,6 +507,12 @@ fn json_head(j: &mut Json<'_>, msg: &Message, when: &Received) {
                 j.str(k, v.as_bytes());
             }
             j.close();
+        }
+        for id in &p.subscription_identifiers {
+            j.num("subscription-identifier", i64::from(*id));
+        }
+        if let Some(v) = &p.content_type {
+            j.str("content-type", v.as_bytes());
         }
         j.close();
     }
@@ -587,6 +653,16 @@ mod tests {
         // mosquitto halves the shown length when a width is given with hex (its quirk, kept).
         assert_eq!(fmt("[%6x]", &msg(b"\x01\xab")), "[    01]");
         assert_eq!(fmt("[%05l][%-4m]", &m), "[00005][7   ]");
+    }
+
+    #[test]
+    fn formats_mosquitto_refuses_are_refused() {
+        for bad in ["%", "%-", "%5", "%.", "%.3", "%z", "\\q", "\\", "@", "a%05"] {
+            assert!(check_format(bad.as_bytes()).is_err(), "{bad}");
+        }
+        for good in ["%t %p", "%-05.3p", "@Y@@", "\\n\\0", "%%", "%10.2t"] {
+            assert!(check_format(good.as_bytes()).is_ok(), "{good}");
+        }
     }
 
     #[test]
