@@ -418,3 +418,56 @@ fn pub_lines_reconnect_and_carry_on_after_the_broker_restarts() {
     let (out, _) = sub.finish();
     assert_eq!(text(&out.stdout), "after\n");
 }
+
+#[test]
+fn a_retained_will_stays_for_later_subscribers() {
+    for broker in brokers("a_retained_will_stays_for_later_subscribers") {
+        let mut doomed = Subscriber::start(
+            &broker,
+            &[
+                "-t",
+                "nothing",
+                "--will-topic",
+                "will/kept",
+                "--will-payload",
+                "last words",
+                "--will-retain",
+            ],
+        );
+        let _ = doomed.child.kill();
+        let _ = doomed.child.wait();
+        let watcher = Subscriber::start(&broker, &["-t", "will/kept", "-F", "%r %p", "-C", "1"]);
+        let (out, _) = watcher.finish();
+        assert_eq!(text(&out.stdout), "1 last words\n", "{}", broker.name());
+    }
+}
+
+#[test]
+fn a_publish_over_the_brokers_size_limit_is_refused_with_its_reason() {
+    if !have_mosquitto("a_publish_over_the_brokers_size_limit_is_refused_with_its_reason") {
+        return;
+    }
+    // Mosquitto answers with PUBACK 0x95, a code rumqttc cannot decode in a PUBACK; the
+    // client layer still reports it in words.
+    let broker = mosquitto_with("message_size_limit 10", None, &[]);
+    let port = broker.port.to_string();
+    let out = run(
+        mq(&[
+            "pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-V",
+            "5",
+            "-q",
+            "1",
+            "-t",
+            "big",
+            "-m",
+            "far more than ten bytes",
+        ]),
+        None,
+    );
+    assert_fails(&out, 6, &["refused", "packet too large (0x95)"]);
+}

@@ -503,11 +503,51 @@ fn the_subscriber_reconnects_and_subscribes_again_after_a_loss() {
 }
 
 #[test]
-fn colour_only_on_a_terminal() {
-    // Piped output never has escape codes, even with -v.
-    for broker in brokers("colour_only_on_a_terminal") {
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    for broker in brokers("colour_only_on_a_terminal_and_never_with_no_color") {
         publish(&broker, &["-t", "col", "-m", "plain", "-r"]);
+        // Piped: no escape codes, even with -v.
         let out = run_sub(&broker, &["-t", "col", "-v", "-C", "1"]);
         assert_eq!(text(&out.stdout), "col plain\n", "{}", broker.name());
+        if !which("script") {
+            eprintln!(
+                "notice: colour_only_on_a_terminal: `script` is missing; terminal half skipped"
+            );
+            continue;
+        }
+        // On a terminal (script(1) gives it one): the topic is coloured, unless NO_COLOR.
+        let line = format!("{MQ} sub -h 127.0.0.1 -p {} -t col -v -C 1", broker.port);
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR");
+        let out = run(cmd, None);
+        assert!(
+            text(&out.stdout).contains("\x1b["),
+            "no colour on a TTY: {:?}",
+            text(&out.stdout)
+        );
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"]).env("NO_COLOR", "1");
+        let out = run(cmd, None);
+        assert!(
+            !text(&out.stdout).contains("\x1b["),
+            "colour despite NO_COLOR: {:?}",
+            text(&out.stdout)
+        );
+        assert!(text(&out.stdout).contains("col plain"));
+    }
+}
+
+#[test]
+fn pretty_json_spans_lines_and_still_parses() {
+    for broker in brokers("pretty_json_spans_lines_and_still_parses") {
+        publish(&broker, &["-t", "pj", "-m", "x", "-r"]);
+        let out = run_sub(&broker, &["-t", "pj", "--json", "--pretty", "-C", "1"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let body = text(&out.stdout);
+        assert!(body.lines().count() > 3, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("valid JSON");
+        assert_eq!(v["topic"], "pj");
+        assert_eq!(v["retain"], true);
     }
 }

@@ -211,6 +211,9 @@ fn tls_failures_name_their_cause() {
     // No CA given: the system roots do not know ours.
     let out = tls_pub(&broker, "127.0.0.1", &["--tls-use-os-certs"]);
     assert_fails(&out, 4, &["unknown certificate authority"]);
+    let url = format!("mqtts://127.0.0.1:{}/t", broker.port);
+    let out = run(mq(&["pub", "-L", &url, "-m", "m"]), None);
+    assert_fails(&out, 4, &["unknown certificate authority"]);
     // The certificate names another host, and says which.
     let out = tls_pub(&broker, "127.0.0.1", &["--cafile", &ca]);
     assert_fails(&out, 4, &["not valid for 127.0.0.1", "broker.example"]);
