@@ -12,6 +12,7 @@ mod format;
 mod publish;
 mod subscribe;
 mod tls;
+mod websocket;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
