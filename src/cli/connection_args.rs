@@ -67,7 +67,7 @@ pub struct ConnectionArgs {
         help_heading = "Connection"
     )]
     pub session_expiry: Option<String>,
-    /// MQTT version: 311 or 5 (mqttv311, mqttv5) [default: 311]. 31 is refused: see --help.
+    /// MQTT version: 31, 311 or 5 (mqttv31, mqttv311, mqttv5) [default: 311]. 3.1 has no WebSocket.
     #[arg(
         short = 'V',
         long = "protocol-version",

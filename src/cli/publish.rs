@@ -19,7 +19,7 @@ use crate::client::{
 ///
 /// Give the message with exactly one of -m, -f, -s, -l, -n or --line-topics.
 /// Exits with 6 when the broker refuses a publish (MQTT 5 PUBACK/PUBREC reason 0x80 or above).
-/// MQTT 3.1 (-V 31) is not available: the client library speaks 3.1.1 and 5.
+/// MQTT 3.1, 3.1.1 and 5 (-V 31, 311, 5).
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 #[command(group(ArgGroup::new("payload_source").required(true).args(["message", "file", "stdin_file", "stdin_line", "null_message", "line_topics"])))]

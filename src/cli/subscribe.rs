@@ -22,7 +22,7 @@ use crate::client::{
 ///
 /// Output: the payload (default), `topic payload` (-v), a -F format, or one JSON object per
 /// line (--json, safe for binary payloads). Reconnects and resubscribes after a lost
-/// connection. MQTT 3.1 (-V 31) is not available: the client library speaks 3.1.1 and 5.
+/// connection. MQTT 3.1, 3.1.1 and 5 (-V 31, 311, 5).
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
 pub struct SubscribeArgs {

@@ -150,11 +150,6 @@ pub enum ErrorKind {
 pub enum ClientError {
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error(
-        "MQTT 3.1 (-V 31) is not available: the client library (rumqttc) speaks MQTT 3.1.1 and 5 only; \
-         use -V 311 or -V 5"
-    )]
-    Mqtt31Unsupported,
     #[error("{0}")]
     InvalidOption(String),
     #[error("cannot read {path}: {source}")]
@@ -196,7 +191,6 @@ impl ClientError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ClientError::InvalidUrl { .. }
-            | ClientError::Mqtt31Unsupported
             | ClientError::InvalidOption(_)
             | ClientError::ReadFile { .. }
             | ClientError::Pem { .. }

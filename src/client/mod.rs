@@ -1,6 +1,6 @@
 //! The client layer shared by `mq pub`, `mq sub`, `mq bench` and bridges: connection options,
-//! broker URLs, TLS configuration and one event-driven connection over rumqttc that speaks
-//! MQTT 3.1.1 and 5. It never prints and never exits; errors are typed and name their cause.
+//! broker URLs, TLS configuration and one event-driven connection that speaks MQTT 3.1.1 and
+//! 5 through rumqttc, and MQTT 3.1 (which rumqttc lacks) through the project's codec. It never prints and never exits; errors are typed and name their cause.
 
 pub mod endpoint;
 pub mod error;
@@ -9,6 +9,7 @@ pub mod profile;
 pub mod properties;
 pub mod session;
 pub mod tls;
+mod v31;
 
 pub use endpoint::{BrokerUrl, Endpoint, Scheme};
 pub use error::{ClientError, ErrorKind, Reason, TlsFailure};

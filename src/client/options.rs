@@ -12,7 +12,7 @@ use super::tls::TlsOptions;
 /// The MQTT protocol version to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
-    /// MQTT 3.1 (`MQIsdp`): named so that it can be refused with a reason.
+    /// MQTT 3.1 (`MQIsdp`): rumqttc cannot speak it; served by the project's own codec.
     V31,
     V311,
     V5,
@@ -114,9 +114,6 @@ impl ConnectOptions {
 
     /// Checks what the client library would otherwise panic or misbehave on.
     pub fn validate(&self) -> Result<(), ClientError> {
-        if self.protocol == Protocol::V31 {
-            return Err(ClientError::Mqtt31Unsupported);
-        }
         if self.keep_alive < 5 {
             return Err(ClientError::InvalidOption(format!(
                 "-k {}: the keep alive must be between 5 and 65535 seconds",

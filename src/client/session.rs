@@ -204,6 +204,7 @@ impl Event {
 
 #[derive(Clone)]
 enum ClientInner {
+    V31(super::v31::Handle),
     V3(rumqttc::AsyncClient),
     V5(rumqttc::v5::AsyncClient),
 }
@@ -215,6 +216,7 @@ pub struct Client {
 }
 
 enum ConnectionInner {
+    V31(Box<super::v31::Connection>),
     V3 {
         eventloop: Box<rumqttc::EventLoop>,
         saved: VecDeque<rumqttc::Request>,
@@ -338,7 +340,17 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Client, Connection), ClientErro
     let port = opts.endpoint.port;
     let cap = opts.request_capacity.max(1);
     let (client, inner) = match opts.protocol {
-        Protocol::V31 => return Err(ClientError::Mqtt31Unsupported),
+        Protocol::V31 => {
+            let tls = match transport {
+                rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Rustls(config)) => Some(config),
+                _ => None,
+            };
+            let (handle, connection) = super::v31::new(opts, tls)?;
+            (
+                ClientInner::V31(handle),
+                ConnectionInner::V31(Box::new(connection)),
+            )
+        }
         Protocol::V311 => {
             let mut o = rumqttc::MqttOptions::new(opts.client_id.clone(), broker, port);
             o.set_transport(transport)
@@ -446,6 +458,7 @@ impl Client {
     /// Queues a publish without waiting; fails if the request queue is full.
     pub fn try_publish(&self, m: &OutgoingMessage) -> Result<(), ClientError> {
         let result = match &self.inner {
+            ClientInner::V31(h) => h.try_send(super::v31::Request::Publish(m.clone())),
             ClientInner::V3(c) => c
                 .try_publish(m.topic.clone(), qos3(m.qos), m.retain, m.payload.clone())
                 .map_err(|e| e.to_string()),
@@ -471,6 +484,10 @@ impl Client {
     /// [`Connection`] in another task meanwhile.
     pub async fn publish(&self, m: &OutgoingMessage) -> Result<(), ClientError> {
         match &self.inner {
+            ClientInner::V31(h) => h
+                .send(super::v31::Request::Publish(m.clone()))
+                .await
+                .map_err(|_| closed()),
             ClientInner::V3(c) => c
                 .publish(m.topic.clone(), qos3(m.qos), m.retain, m.payload.clone())
                 .await
@@ -501,6 +518,10 @@ impl Client {
         props: &SubscribeProperties,
     ) -> Result<(), ClientError> {
         match &self.inner {
+            ClientInner::V31(h) => h
+                .send(super::v31::Request::Subscribe(subs.to_vec()))
+                .await
+                .map_err(|_| closed()),
             ClientInner::V3(c) => c
                 .subscribe_many(
                     subs.iter()
@@ -543,6 +564,10 @@ impl Client {
         user_properties: &[(String, String)],
     ) -> Result<(), ClientError> {
         match &self.inner {
+            ClientInner::V31(h) => h
+                .send(super::v31::Request::Unsubscribe(filter.to_owned()))
+                .await
+                .map_err(|_| closed()),
             ClientInner::V3(c) => c.unsubscribe(filter).await.map_err(|_| closed()),
             ClientInner::V5(c) if !user_properties.is_empty() => {
                 let props = m5::UnsubscribeProperties {
@@ -559,6 +584,10 @@ impl Client {
     /// Queues a DISCONNECT; the connection reports `Event::Sent(Sent::Disconnect)` once written.
     pub async fn disconnect(&self) -> Result<(), ClientError> {
         match &self.inner {
+            ClientInner::V31(h) => h
+                .send(super::v31::Request::Disconnect)
+                .await
+                .map_err(|_| closed()),
             ClientInner::V3(c) => c.disconnect().await.map_err(|_| closed()),
             ClientInner::V5(c) => c.disconnect().await.map_err(|_| closed()),
         }
@@ -579,6 +608,7 @@ impl Connection {
     pub async fn poll(&mut self) -> Result<Event, ClientError> {
         let was_connected = self.connected;
         let result = match &mut self.inner {
+            ConnectionInner::V31(connection) => connection.poll().await,
             ConnectionInner::V3 { eventloop, saved } => match eventloop.poll().await {
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(ack))) => {
                     // Publishes that were in flight when the last connection broke go first.
@@ -833,6 +863,16 @@ fn connack_code5(c: m5::ConnectReturnCode) -> u8 {
         C::ServerMoved => 0x9D,
         C::ConnectionRateExceeded => 0x9F,
     }
+}
+
+/// [`io_error`] for the MQTT 3.1 connection.
+pub(crate) fn io_error_pub(
+    e: &std::io::Error,
+    addr: &str,
+    host: &str,
+    connected: bool,
+) -> ClientError {
+    io_error(e, addr, host, connected)
 }
 
 /// Reads an I/O error: refused, unresolvable, TLS, or lost.

@@ -35,8 +35,23 @@ fn an_unknown_host_is_a_name_resolution_error() {
 
 #[test]
 fn options_rumqttc_cannot_honour_are_usage_errors_that_say_why() {
-    let out = run(mq(&["pub", "-V", "31", "-t", "t", "-m", "m"]), None);
-    assert_fails(&out, 2, &["MQTT 3.1", "rumqttc"]);
+    let out = run(
+        mq(&[
+            "pub",
+            "-V",
+            "31",
+            "-L",
+            "ws://127.0.0.1:1/mqtt",
+            "-t",
+            "t",
+            "-m",
+            "m",
+        ]),
+        None,
+    );
+    assert_fails(&out, 2, &["MQTT 3.1", "WebSocket"]);
+    let out = run(mq(&["pub", "-V", "4", "-t", "t", "-m", "m"]), None);
+    assert_fails(&out, 2, &["-V 4"]);
     let out = run(mq(&["sub", "-A", "127.0.0.1", "-t", "t"]), None);
     assert_fails(&out, 2, &["-A", "rumqttc"]);
     let out = run(mq(&["pub", "-L", "http://x/y", "-m", "m"]), None);
@@ -184,6 +199,24 @@ fn a_refused_connection_names_the_connack_reason() {
     );
     let out = run(mq(&pub_args(&port, &["-V", "5"])), None);
     assert_fails(&out, 5, &["refused the connection", "(0x87)"]);
+    let out = run(mq(&pub_args(&port, &["-V", "31"])), None);
+    assert_fails(
+        &out,
+        5,
+        &["refused the connection", "not authorized (return code 5)"],
+    );
+    let out = run(
+        mq(&pub_args(
+            &port,
+            &["-V", "31", "-u", "alice", "-P", "secret"],
+        )),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "-V 31 with a password: {}",
+        text(&out.stderr)
+    );
     let out = run(
         mq(&pub_args(&port, &["-V", "5", "-u", "alice", "-P", "wrong"])),
         None,

@@ -5,7 +5,7 @@ use super::*;
 #[test]
 fn messages_arrive_at_every_qos_on_both_brokers() {
     for broker in brokers("messages_arrive_at_every_qos_on_both_brokers") {
-        for v in ["311", "5"] {
+        for v in ["31", "311", "5"] {
             let sub =
                 Subscriber::start(&broker, &["-V", v, "-t", "q/#", "-q", "2", "-v", "-C", "3"]);
             for qos in ["0", "1", "2"] {
@@ -273,7 +273,7 @@ fn mqtt5_properties_travel_with_the_message() {
 #[test]
 fn the_will_is_published_when_the_client_dies() {
     for broker in brokers("the_will_is_published_when_the_client_dies") {
-        for v in ["311", "5"] {
+        for v in ["31", "311", "5"] {
             let watcher = Subscriber::start(&broker, &["-t", "will/#", "-v", "-C", "1"]);
             let mut doomed = Subscriber::start(
                 &broker,

@@ -194,7 +194,7 @@ fn unsubscribe_drops_a_subscription_of_a_persistent_session() {
 #[test]
 fn a_persistent_session_gets_what_was_sent_while_away() {
     for broker in brokers("a_persistent_session_gets_what_was_sent_while_away") {
-        for v in ["311", "5"] {
+        for v in ["31", "311", "5"] {
             let id = format!("away-{v}");
             let out = run_sub(
                 &broker,

@@ -173,6 +173,12 @@ fn tls_with_the_right_ca_works_by_name_ip_and_url() {
         let out = tls_pub(&broker, host, &["--cafile", &ca]);
         assert!(out.status.success(), "{host}: {}", text(&out.stderr));
     }
+    let out = tls_pub(&broker, "localhost", &["--cafile", &ca, "-V", "31"]);
+    assert!(
+        out.status.success(),
+        "MQTT 3.1 over TLS: {}",
+        text(&out.stderr)
+    );
     for version in ["tlsv1.2", "tlsv1.3"] {
         let out = tls_pub(
             &broker,
@@ -215,8 +221,10 @@ fn tls_failures_name_their_cause() {
     let out = run(mq(&["pub", "-L", &url, "-m", "m"]), None);
     assert_fails(&out, 4, &["unknown certificate authority"]);
     // The certificate names another host, and says which.
-    let out = tls_pub(&broker, "127.0.0.1", &["--cafile", &ca]);
-    assert_fails(&out, 4, &["not valid for 127.0.0.1", "broker.example"]);
+    for v in ["31", "311", "5"] {
+        let out = tls_pub(&broker, "127.0.0.1", &["--cafile", &ca, "-V", v]);
+        assert_fails(&out, 4, &["not valid for 127.0.0.1", "broker.example"]);
+    }
     // --insecure skips only the name check.
     let out = tls_pub(&broker, "127.0.0.1", &["--cafile", &ca, "--insecure"]);
     assert!(out.status.success(), "--insecure: {}", text(&out.stderr));
