@@ -21,7 +21,7 @@ use crate::client::{
 /// Exits with 6 when the broker refuses a publish (MQTT 5 PUBACK/PUBREC reason 0x80 or above).
 /// MQTT 3.1, 3.1.1 and 5 (-V 31, 311, 5).
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
+#[command(disable_help_flag = true, after_help = super::exit::EXIT_CODES_HELP)]
 #[command(group(ArgGroup::new("payload_source").required(true).args(["message", "file", "stdin_file", "stdin_line", "null_message", "line_topics"])))]
 pub struct PublishArgs {
     /// Topic to publish to (or give it in the -L URL).

@@ -24,7 +24,7 @@ use crate::client::{
 /// line (--json, safe for binary payloads). Reconnects and resubscribes after a lost
 /// connection. MQTT 3.1, 3.1.1 and 5 (-V 31, 311, 5).
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true)]
+#[command(disable_help_flag = true, after_help = super::exit::EXIT_CODES_HELP)]
 pub struct SubscribeArgs {
     /// Topic filter to subscribe to; may be repeated.
     #[arg(short = 't', long = "topic", value_name = "FILTER")]

@@ -109,6 +109,7 @@ fn help_is_long_only_because_h_is_the_host() {
             help.contains("--pw-prompt") && help.contains("--profile"),
             "{help}"
         );
+        assert!(help.contains("Exit codes:"), "{help}");
     }
     let out = run(mq(&["--help"]), None);
     assert!(text(&out.stdout).contains("Exit codes:"));
@@ -159,7 +160,7 @@ const PASSWORDS: &str = "alice:secret\n";
 
 /// Mosquitto with a password file holding alice/secret and no anonymous access.
 fn mosquitto_with_passwords(test: &str) -> Option<Broker> {
-    if !have_mosquitto(test) || !which("mosquitto_passwd") {
+    if !have_mosquitto(test) || !have_tool(test, "mosquitto_passwd") {
         return None;
     }
     // Hash a plain file with mosquitto_passwd -U, then hand it to Mosquitto.

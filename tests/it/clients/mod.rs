@@ -131,6 +131,18 @@ pub fn have_mosquitto(test: &str) -> bool {
     false
 }
 
+/// Whether an optional tool is here; prints a notice (or fails under CI) when not.
+pub fn have_tool(test: &str, tool: &str) -> bool {
+    if which(tool) {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {tool} is required in CI");
+    }
+    eprintln!("notice: {test}: {tool} is not installed; this part is skipped");
+    false
+}
+
 pub fn which(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(tool).exists()))

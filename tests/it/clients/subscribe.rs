@@ -509,10 +509,10 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
         // Piped: no escape codes, even with -v.
         let out = run_sub(&broker, &["-t", "col", "-v", "-C", "1"]);
         assert_eq!(text(&out.stdout), "col plain\n", "{}", broker.name());
-        if !which("script") {
-            eprintln!(
-                "notice: colour_only_on_a_terminal: `script` is missing; terminal half skipped"
-            );
+        if !have_tool(
+            "colour_only_on_a_terminal_and_never_with_no_color",
+            "script",
+        ) {
             continue;
         }
         // On a terminal (script(1) gives it one): the topic is coloured, unless NO_COLOR.

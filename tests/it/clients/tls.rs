@@ -131,8 +131,7 @@ fn tls_broker(test: &str, pki: &Pki, cert: &str, require_client_cert: bool) -> O
     if !have_mosquitto(test) {
         return None;
     }
-    if !which("openssl") {
-        eprintln!("notice: {test}: openssl is not installed; skipped");
+    if !have_tool(test, "openssl") {
         return None;
     }
     let extra = format!(
@@ -156,7 +155,7 @@ fn tls_pub(broker: &Broker, host: &str, extra: &[&str]) -> Output {
 
 #[test]
 fn tls_with_the_right_ca_works_by_name_ip_and_url() {
-    if !which("openssl") {
+    if !have_tool("tls", "openssl") {
         return;
     }
     let pki = make_pki("DNS:localhost,IP:127.0.0.1");
@@ -206,7 +205,7 @@ fn tls_with_the_right_ca_works_by_name_ip_and_url() {
 
 #[test]
 fn tls_failures_name_their_cause() {
-    if !which("openssl") {
+    if !have_tool("tls", "openssl") {
         return;
     }
     let pki = make_pki("DNS:broker.example");
@@ -251,7 +250,7 @@ fn tls_failures_name_their_cause() {
 
 #[test]
 fn an_expired_server_certificate_is_named_as_such() {
-    if !which("openssl") {
+    if !have_tool("tls", "openssl") {
         return;
     }
     let pki = make_pki("DNS:localhost,IP:127.0.0.1");
@@ -269,7 +268,7 @@ fn an_expired_server_certificate_is_named_as_such() {
 
 #[test]
 fn a_required_client_certificate_is_asked_for_by_name() {
-    if !which("openssl") {
+    if !have_tool("tls", "openssl") {
         return;
     }
     let pki = make_pki("DNS:localhost,IP:127.0.0.1");
