@@ -42,7 +42,7 @@ pub struct SubscribeArgs {
     #[arg(short = 'N')]
     pub no_eol: bool,
     /// Print each message with this format (mosquitto_sub's %-codes, @-time codes, \-escapes).
-    #[arg(short = 'F', value_name = "FORMAT", conflicts_with_all = ["verbose", "json"])]
+    #[arg(short = 'F', value_name = "FORMAT", conflicts_with = "json")]
     pub format: Option<String>,
     /// Exit after this many messages.
     #[arg(short = 'C', value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]

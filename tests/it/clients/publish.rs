@@ -368,55 +368,61 @@ fn a_refused_mqtt5_publish_exits_6_and_names_the_reason() {
 
 #[test]
 fn pub_lines_reconnect_and_carry_on_after_the_broker_restarts() {
-    let mut broker = mq_broker();
-    let port = broker.port;
-    let mut child = mq(&[
-        "pub",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-t",
-        "lines",
-        "-q",
-        "1",
-        "-l",
-        "-d",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |needle: &str| loop {
-        let line = rx
-            .recv_timeout(COMMAND_TIMEOUT)
-            .unwrap_or_else(|_| panic!("no {needle:?}"));
-        if line.contains(needle) {
-            return;
-        }
-    };
-    stdin.write_all(b"before\n").unwrap();
-    wait_for("received PUBACK");
-    broker.kill();
-    wait_for("reconnecting");
-    let broker = mq_broker_on(port);
-    wait_for("received CONNACK");
-    let sub = Subscriber::start(&broker, &["-t", "lines", "-C", "1"]);
-    stdin.write_all(b"after\n").unwrap();
-    drop(stdin);
-    let out = wait_output(child, COMMAND_TIMEOUT);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let (out, _) = sub.finish();
-    assert_eq!(text(&out.stdout), "after\n");
+    // The broker is restarted on the same port, which the test can do with `mq broker`.
+    for v in ["31", "311", "5"] {
+        let mut broker = mq_broker();
+        let port = broker.port.to_string();
+        let args = [
+            "pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-V",
+            v,
+            "-t",
+            "lines",
+            "-q",
+            "1",
+            "-l",
+            "-d",
+        ];
+        let mut child = mq(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let wait_for = |needle: &str| loop {
+            let line = rx
+                .recv_timeout(COMMAND_TIMEOUT)
+                .unwrap_or_else(|_| panic!("-V {v}: no {needle:?}"));
+            if line.contains(needle) {
+                return;
+            }
+        };
+        stdin.write_all(b"before\n").unwrap();
+        wait_for("received PUBACK");
+        broker.kill();
+        wait_for("reconnecting");
+        let broker = mq_broker_on(broker.port);
+        wait_for("received CONNACK");
+        let sub = Subscriber::start(&broker, &["-t", "lines", "-C", "1"]);
+        stdin.write_all(b"after\n").unwrap();
+        drop(stdin);
+        let out = wait_output(child, COMMAND_TIMEOUT);
+        assert!(out.status.success(), "-V {v}: {}", text(&out.stderr));
+        let (out, _) = sub.finish();
+        assert_eq!(text(&out.stdout), "after\n", "-V {v}");
+    }
 }
 
 #[test]

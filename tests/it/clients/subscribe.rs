@@ -484,22 +484,23 @@ fn a_closed_pipe_ends_the_subscriber_quietly() {
 
 #[test]
 fn the_subscriber_reconnects_and_subscribes_again_after_a_loss() {
-    let mut broker = mq_broker();
-    let port = broker.port;
-    let mut sub = Subscriber::start(&broker, &["-t", "again", "-C", "1", "-q", "1"]);
-    broker.kill();
-    sub.wait_for_stderr("reconnecting");
-    let broker = mq_broker_on(port);
-    sub.wait_for_stderr("received SUBACK");
-    publish(&broker, &["-t", "again", "-m", "back", "-q", "1"]);
-    let (out, stderr) = sub.finish();
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(text(&out.stdout), "back\n");
-    assert_eq!(
-        stderr.matches("reconnecting").count(),
-        1,
-        "one notice per loss: {stderr}"
-    );
+    for v in ["31", "311", "5"] {
+        let mut broker = mq_broker();
+        let mut sub = Subscriber::start(&broker, &["-V", v, "-t", "again", "-C", "1", "-q", "1"]);
+        broker.kill();
+        sub.wait_for_stderr("reconnecting");
+        let broker = mq_broker_on(broker.port);
+        sub.wait_for_stderr("received SUBACK");
+        publish(&broker, &["-t", "again", "-m", "back", "-q", "1"]);
+        let (out, stderr) = sub.finish();
+        assert!(out.status.success(), "-V {v}: {stderr}");
+        assert_eq!(text(&out.stdout), "back\n", "-V {v}");
+        assert_eq!(
+            stderr.matches("reconnecting").count(),
+            1,
+            "one notice per loss: {stderr}"
+        );
+    }
 }
 
 #[test]
