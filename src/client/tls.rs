@@ -66,7 +66,7 @@ impl TlsOptions {
 }
 
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {

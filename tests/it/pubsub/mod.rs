@@ -1,6 +1,7 @@
 //! Harness for the `mq pub` / `mq sub` tests: the real `mq broker` on port 0 and a real
 //! Mosquitto on a free port, the `mq` binary, and `mosquitto_sub`/`mosquitto_pub` for
-//! comparison. Kept in this file so it merges cleanly with the broker tests' harness.
+//! comparison. Kept in this file so it merges cleanly with the broker tests' harness
+//! (`pubsub`, not `clients`: main's tests/it/clients.rs is its rumqttc helper).
 //!
 //! Mosquitto tests are skipped with a notice when `mosquitto` is not installed, and fail
 //! instead when the environment variable CI is set.
