@@ -581,7 +581,7 @@ impl BrokerState {
             .any(|refused| refused == filter || mq_proto::topic::matches(refused, filter))
     }
 
-        pub fn unsubscribe(&mut self, client_id: &Arc<str>, unsubscribe: &Unsubscribe) -> UnsubAck {
+    pub fn unsubscribe(&mut self, client_id: &Arc<str>, unsubscribe: &Unsubscribe) -> UnsubAck {
         let reason_codes = unsubscribe
             .filters
             .iter()

@@ -679,9 +679,15 @@ async fn a_refused_filter_gets_suback_0x80_in_311_and_in_5() {
     let broker = Broker::start_with(&["--refuse-subscribe", "test/nosubscribe"]);
     let mut old = Raw::connect_v311(broker.addr(), "rf-311").await;
     let codes = old
-        .subscribe(&[("test/nosubscribe", QoS::AtLeastOnce), ("test/ok", QoS::AtLeastOnce)])
+        .subscribe(&[
+            ("test/nosubscribe", QoS::AtLeastOnce),
+            ("test/ok", QoS::AtLeastOnce),
+        ])
         .await;
-    assert_eq!(codes, vec![ReasonCode::UnspecifiedError, ReasonCode::GrantedQoS1]);
+    assert_eq!(
+        codes,
+        vec![ReasonCode::UnspecifiedError, ReasonCode::GrantedQoS1]
+    );
     let (mut new, _) = Raw::connect(broker.addr(), v5("rf-5")).await;
     assert_eq!(
         subscribe(&mut new, "test/nosubscribe", QoS::AtMostOnce).await,
