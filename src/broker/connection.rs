@@ -427,7 +427,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut deadline = keep_alive.map_or(far_future, |k| Instant::now() + k);
         let mut pull = true;
         loop {
-            let more = pull && self.pull_deliveries(client_id);
+            let more = pull && self.pull_deliveries(client_id, signals);
             pull = false;
             tokio::select! {
                 result = self.flush() => if let Err(close) = result {
@@ -477,10 +477,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Moves what the session may send now into the write buffer; true if a full batch
     /// may have left more behind.
-    fn pull_deliveries(&mut self, client_id: &str) -> bool {
+    fn pull_deliveries(&mut self, client_id: &str, signals: &ConnectionSignals) -> bool {
         let mut batch: Vec<Publish> = Vec::new();
         {
             let mut state = self.shared.state.lock();
+            // A connection taken over must not pull from the session its successor now owns:
+            // what it took would sit in flight, sent to a dead socket and not resent.
+            if signals.is_kicked() {
+                return false;
+            }
             let Some(session) = state.session_mut(client_id) else {
                 return false;
             };

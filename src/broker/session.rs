@@ -64,6 +64,9 @@ impl SessionExpiry {
     }
 }
 
+/// Which acknowledgement an outbound QoS 1/2 message waits for; the variants are the
+/// packets' names as the spec writes them.
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Awaiting {
     PubAck,

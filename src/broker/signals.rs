@@ -28,6 +28,12 @@ impl ConnectionSignals {
         self.kicked.notify_one();
     }
 
+    /// Whether the connection has been told to go. Kicks happen under the state lock, so
+    /// a check under that lock is exact.
+    pub fn is_kicked(&self) -> bool {
+        self.kick_reason.lock().is_some()
+    }
+
     pub async fn kicked(&self) -> ReasonCode {
         loop {
             if let Some(reason) = *self.kick_reason.lock() {

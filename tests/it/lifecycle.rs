@@ -108,3 +108,52 @@ async fn socket_that_never_sends_connect_is_closed_after_the_connect_timeout() {
         .ping()
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn persistent_session_taken_over_under_load_loses_no_qos1_message() {
+    const MESSAGES: u32 = 5000;
+    let broker = Broker::start_with(&["--max-queued-messages", "100000"]);
+    let mut connect = connect_packet("busy");
+    connect.clean_start = false;
+    let (mut sub, _) = Raw::connect(broker.addr(), connect.clone()).await;
+    sub.subscribe(&[("load", QoS::AtLeastOnce)]).await;
+    let publisher = crate::clients::Mqtt::connect(&broker, "pub").await;
+    let client = publisher.client.clone();
+    let flood = tokio::spawn(async move {
+        for n in 0..MESSAGES {
+            client
+                .publish("load", rumqttc::QoS::AtLeastOnce, false, n.to_string())
+                .await
+                .expect("publish request");
+        }
+        client
+            .publish("load", rumqttc::QoS::AtLeastOnce, false, "end")
+            .await
+            .expect("publish request");
+    });
+
+    // Midway through the stream a new connection takes the session over. Whatever the
+    // old connection had in flight is resent; nothing may be left behind with it.
+    let mut seen = std::collections::HashSet::new();
+    let mut taken_over = false;
+    loop {
+        let got = sub.recv_publish().await;
+        sub.puback(got.packet_id.expect("QoS 1")).await;
+        let text = String::from_utf8_lossy(&got.payload).into_owned();
+        if text == "end" {
+            break;
+        }
+        seen.insert(text.parse::<u32>().expect("a number"));
+        if seen.len() == MESSAGES as usize / 3 && !taken_over {
+            taken_over = true;
+            sub = Raw::connect(broker.addr(), connect.clone()).await.0;
+        }
+    }
+    flood.await.unwrap();
+    let missing: Vec<u32> = (0..MESSAGES).filter(|n| !seen.contains(n)).collect();
+    assert!(
+        missing.is_empty(),
+        "QoS 1 messages lost at the takeover: {missing:?}"
+    );
+    drop(publisher);
+}
