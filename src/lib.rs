@@ -4,4 +4,5 @@ pub mod bench;
 pub mod broker;
 pub mod certs;
 pub mod cli;
+pub mod client;
 pub mod net;

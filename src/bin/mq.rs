@@ -12,7 +12,10 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("mq: {failure}");
+            // An empty message is a failure already reported (or silenced with --quiet).
+            if !failure.message.is_empty() {
+                eprintln!("mq: {failure}");
+            }
             failure.exit_code()
         }
     }
@@ -26,7 +29,9 @@ fn init_logging(verbosity: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // rumqttc logs refused acknowledgements as warnings; `mq pub`/`mq sub` report them in words.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},rumqttc=off")));
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -5,9 +5,12 @@ pub mod acl;
 pub mod bench;
 pub mod broker;
 pub mod certs;
+pub mod connection_args;
 pub mod exit;
 pub mod listeners;
 pub mod passwd;
+pub mod publish;
+pub mod subscribe;
 
 use clap::{Parser, Subcommand};
 
@@ -23,14 +26,18 @@ pub struct Cli {
 pub enum Command {
     /// Run an MQTT 3.1/3.1.1/5.0 broker (default: mqtt://127.0.0.1:1883).
     Broker(broker::BrokerArgs),
+    /// Publish messages (mosquitto_pub). -h is the host; help is --help.
+    Pub(publish::PublishArgs),
+    /// Subscribe and print messages (mosquitto_sub). -h is the host; help is --help.
+    Sub(subscribe::SubscribeArgs),
     /// Manage a password file: create, add, change, delete, upgrade, verify.
     Passwd(passwd::PasswdArgs),
+    /// Make and inspect TLS certificates: a CA, server and client certificates.
+    Certs(certs::CertsArgs),
     /// Check what an ACL file allows a client.
     Acl(acl::AclArgs),
     /// Load a broker and measure it: throughput, loss, latency percentiles, connect rate.
     Bench(bench::BenchArgs),
-    /// Make and inspect TLS certificates: a CA, server and client certificates.
-    Certs(certs::CertsArgs),
 }
 
 impl Command {
@@ -38,7 +45,13 @@ impl Command {
     pub fn verbosity(&self) -> u8 {
         match self {
             Command::Broker(args) => args.verbose,
-            Command::Passwd(_) | Command::Acl(_) | Command::Certs(_) | Command::Bench(_) => 0,
+            // pub and sub: -d prints a packet trace of its own; the log stays at warnings.
+            Command::Pub(_)
+            | Command::Sub(_)
+            | Command::Passwd(_)
+            | Command::Certs(_)
+            | Command::Acl(_)
+            | Command::Bench(_) => 0,
         }
     }
 }
@@ -51,5 +64,18 @@ pub fn run(cli: Cli) -> Result<(), exit::Failure> {
         Command::Acl(args) => acl::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Pub(args) => publish::run(args),
+        Command::Sub(args) => subscribe::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

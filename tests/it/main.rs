@@ -25,3 +25,6 @@ mod sys;
 mod tls;
 mod v5;
 mod wills;
+
+/// `mq pub` and `mq sub` against `mq broker` and Mosquitto (own harness in `pubsub/mod.rs`).
+mod pubsub;
