@@ -157,3 +157,32 @@ async fn persistent_session_taken_over_under_load_loses_no_qos1_message() {
     );
     drop(publisher);
 }
+
+#[tokio::test]
+async fn connections_beyond_max_connections_are_closed_at_once() {
+    let broker = Broker::start_with(&["--max-connections", "2"]);
+    let mut first = Raw::connect_v311(broker.addr(), "first").await;
+    let second = Raw::connect_v311(broker.addr(), "second").await;
+    let mut third = Raw::tcp(broker.addr()).await;
+    third.expect_closed_silently().await;
+    first.ping().await;
+
+    // A freed slot is usable again.
+    drop(second);
+    let mut connect = connect_packet("fourth");
+    let deadline = tokio::time::Instant::now() + crate::raw::PATIENCE;
+    let mut refused = 0;
+    loop {
+        // The slot is free once the broker has seen the close; until then it refuses.
+        let mut raw = Raw::tcp(broker.addr()).await;
+        raw.send(&Packet::Connect(Box::new(connect.clone()))).await;
+        match raw.next(crate::raw::PATIENCE).await {
+            crate::raw::Next::Packet(Packet::ConnAck(ack)) => {
+                assert_eq!(ack.reason_code, ReasonCode::Success);
+                break;
+            }
+            crate::raw::Next::Closed if tokio::time::Instant::now() < deadline => refused += 1,
+            other => panic!("no slot freed ({refused} refusals): {other:?}"),
+        }
+    }
+}

@@ -123,6 +123,15 @@ async fn subscribe_with_invalid_utf8_filter_closes_only_that_connection() {
 }
 
 #[tokio::test]
+async fn subscribe_with_a_malformed_filter_closes_only_that_connection() {
+    // [MQTT-4.7.1-2] "#" must be the last level: "a/#/b" is not a Topic Filter.
+    let subscribe = [
+        0x82, 0x0A, 0x00, 0x01, 0x00, 0x05, b'a', b'/', b'#', b'/', b'b', 0x00,
+    ];
+    closes_only_that_connection(&[], Sent::AfterConnect, &subscribe).await;
+}
+
+#[tokio::test]
 async fn oversized_remaining_length_closes_the_connection_before_any_body_arrives() {
     // 268 MB announced, nothing sent after it: the broker must not wait for the body
     // (keep alive is off, so only the size check can close this connection).

@@ -154,3 +154,36 @@ async fn rumqttc_subscriber_receives_through_wildcards_too() {
     assert_eq!(sub.recv().await.topic, "sensors/k1/temp");
     assert_eq!(sub.recv().await.topic, "alerts/fire/room1");
 }
+
+#[tokio::test]
+async fn resubscribing_replaces_the_qos_and_sends_the_retained_message_again() {
+    let broker = Broker::start();
+    let mut publisher = Mqtt::connect(&broker, "pub").await;
+    publisher
+        .publish("again", rumqttc::QoS::ExactlyOnce, true, "kept")
+        .await;
+    let mut sub = Raw::connect_v311(broker.addr(), "sub").await;
+    sub.subscribe(&[("again", QoS::AtMostOnce)]).await;
+    let first = sub.recv_publish().await;
+    assert_eq!((first.qos, first.retain), (QoS::AtMostOnce, true));
+
+    // [MQTT-3.8.4-3] the same filter again: the subscription is replaced, not added, and
+    // the retained message is sent again at the new QoS.
+    let granted = sub.subscribe(&[("again", QoS::AtLeastOnce)]).await;
+    assert_eq!(granted, [ReasonCode::GrantedQoS1]);
+    let again = sub.recv_publish().await;
+    assert_eq!((again.qos, again.retain), (QoS::AtLeastOnce, true));
+    sub.puback(again.packet_id.unwrap()).await;
+
+    publisher
+        .publish("again", rumqttc::QoS::ExactlyOnce, false, "live")
+        .await;
+    let live = sub.recv_publish().await;
+    assert_eq!(
+        (&live.payload[..], live.qos),
+        (&b"live"[..], QoS::AtLeastOnce)
+    );
+    sub.puback(live.packet_id.unwrap()).await;
+    sub.ping().await;
+    assert_eq!(sub.stashed(), 0, "one subscription, so one copy");
+}
