@@ -169,7 +169,7 @@ async fn connections_beyond_max_connections_are_closed_at_once() {
 
     // A freed slot is usable again.
     drop(second);
-    let mut connect = connect_packet("fourth");
+    let connect = connect_packet("fourth");
     let deadline = tokio::time::Instant::now() + crate::raw::PATIENCE;
     let mut refused = 0;
     loop {
