@@ -11,7 +11,8 @@
 #   SCALE=0.1 ROUNDS=1 benches/compare.sh  # a quick try: a tenth of every message count
 #
 # Environment: ROUNDS (3), SCALE (1), MOSQUITTO (/usr/sbin/mosquitto), MQ (target/release/mq,
-# built with `cargo build --release` unless NO_BUILD=1), OUT (target/compare), CONNS (10000).
+# built with `cargo build --release` unless NO_BUILD=1), BENCH (the `mq` that runs the
+# load, default $MQ), OUT (target/compare), CONNS (10000).
 # Needs python3 for the medians. Every bench run is bounded by its own --duration and by
 # `timeout`; brokers get SIGTERM, then SIGKILL.
 set -euo pipefail
@@ -21,10 +22,12 @@ ROUNDS=${ROUNDS:-3}
 SCALE=${SCALE:-1}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
 MQ=${MQ:-target/release/mq}
+# The load generator; the same binary by default, another to compare two mq brokers.
+BENCH=${BENCH:-$MQ}
 OUT=${OUT:-target/compare}
 CONNS=${CONNS:-10000}
 # The longest one bench run may take, whatever happens.
-RUN_LIMIT=${RUN_LIMIT:-240}
+RUN_LIMIT=${RUN_LIMIT:-300}
 
 command -v python3 >/dev/null || { echo "compare.sh: python3 is needed for the medians" >&2; exit 2; }
 [ -x "$MOSQUITTO" ] || { echo "compare.sh: no Mosquitto at $MOSQUITTO" >&2; exit 2; }
@@ -32,6 +35,7 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
     cargo build --release --quiet
 fi
 [ -x "$MQ" ] || { echo "compare.sh: no mq binary at $MQ" >&2; exit 2; }
+[ -x "$BENCH" ] || { echo "compare.sh: no mq binary at $BENCH" >&2; exit 2; }
 
 # 10,000 connections need 10,000 descriptors on each side, broker and bench.
 hard=$(ulimit -Hn)
@@ -55,11 +59,14 @@ trap cleanup EXIT
 
 scaled() { python3 -c "import sys; print(max(1, int(round($1 * $SCALE))))"; }
 
+# A port below the ephemeral range (so no client socket of an earlier run holds it) that
+# no socket uses at all.
 free_port() {
-    local port
+    local port low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
     while :; do
-        port=$((20000 + RANDOM % 20000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        port=$((10000 + RANDOM % (low - 10000)))
+        if [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]; then
             echo "$port"
             return
         fi
@@ -126,7 +133,7 @@ json() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print($2)"
 bench() { # port json-file args...
     local port=$1 out=$2
     shift 2
-    timeout "$RUN_LIMIT" "$MQ" bench -h 127.0.0.1 -p "$port" --json "$@" >"$out" 2>"$out.err"
+    timeout "$RUN_LIMIT" "$BENCH" bench -h 127.0.0.1 -p "$port" --json "$@" >"$out" 2>"$out.err"
 }
 
 FANIN_N=$(scaled 25000)
@@ -145,7 +152,7 @@ scenario() { # round broker name
     out="$WORK/$name.json"
     case $name in
     fanin-q0 | fanin-q1 | fanin-q2)
-        bench "$port" "$out" fanin -c 8 -n "$FANIN_N" -q "${name#fanin-q}" -s 64 --duration 120s
+        bench "$port" "$out" fanin -c 8 -n "$FANIN_N" -q "${name#fanin-q}" -s 64 --duration 120s --drain 120s
         record "$round" "$broker" "$name" msg/s "$(json "$out" "r['receive']['rate_per_s']")"
         ;;
     fanout16-q0 | fanout16-q1 | fanout256-q0 | fanout256-q1)
@@ -153,11 +160,11 @@ scenario() { # round broker name
         subs=${subs#fanout}
         n=$FANOUT16_N
         [ "$subs" = 256 ] && n=$FANOUT256_N
-        bench "$port" "$out" fanout -c "$subs" -n "$n" -q "${name#*-q}" -s 64 --duration 120s
+        bench "$port" "$out" fanout -c "$subs" -n "$n" -q "${name#*-q}" -s 64 --duration 120s --drain 120s
         record "$round" "$broker" "$name" deliveries/s "$(json "$out" "r['receive']['rate_per_s']")"
         ;;
     latency-q1)
-        bench "$port" "$out" latency -c 1 -n "$LATENCY_N" -q 1 -s 64 --rate 1000 --duration 60s
+        bench "$port" "$out" latency -c 1 -n "$LATENCY_N" -q 1 -s 64 --rate 1000 --duration 60s --drain 60s
         record "$round" "$broker" "$name" p50_us "$(json "$out" "r['latency_us']['p50']")"
         record "$round" "$broker" "$name" p99_us "$(json "$out" "r['latency_us']['p99']")"
         ;;
@@ -169,7 +176,7 @@ scenario() { # round broker name
     conn-idle)
         local base idle_rss
         base=$(rss_kb "$BROKER_PID")
-        timeout "$RUN_LIMIT" "$MQ" bench conn -h 127.0.0.1 -p "$port" --json -c "$CONN_N" \
+        timeout "$RUN_LIMIT" "$BENCH" bench conn -h 127.0.0.1 -p "$port" --json -c "$CONN_N" \
             --filter 'bench/conn/%i' -q 1 --idle 5s --connect-timeout 120s \
             >"$out" 2>"$out.err" &
         local bench_pid=$!

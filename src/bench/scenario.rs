@@ -23,7 +23,10 @@ use super::{BenchConfig, BenchError, Phase, Progress, Scenario};
 
 /// A publisher stops filling its write buffer past this; the rest waits for the next write.
 const WRITE_BATCH: usize = 64 * 1024;
-/// Publishing over, a subscriber that has heard nothing for this long stops waiting.
+/// Publishing over, a QoS 0 subscriber that has heard nothing for this long stops
+/// waiting: what has not come by then was dropped. At QoS 1 and 2 nothing may be dropped,
+/// so those wait for every message (up to the drain time): a slow broker is then measured
+/// as slow, not as lossy.
 const QUIET: Duration = Duration::from_secs(2);
 /// How often a subscriber looks whether the publishers are done.
 const POLL: Duration = Duration::from_millis(100);
@@ -450,6 +453,10 @@ struct RunShared {
     /// Messages each subscriber expects from this run; `u64::MAX` while unknown.
     expected: AtomicU64,
     publishing_done: Mutex<Option<Instant>>,
+    /// How long after publishing ends subscribers may wait for the rest.
+    drain: Duration,
+    /// Stop after this much silence once publishing is done (QoS 0 only).
+    quiet: Option<Duration>,
     hard_deadline: Instant,
     /// Whether to take latencies (not for retained messages, which are old by design).
     latency: bool,
@@ -479,13 +486,17 @@ async fn subscribe_loop(
             break;
         }
         let mut wake = shared.hard_deadline;
-        match *shared.publishing_done.lock() {
+        let done_at = *shared.publishing_done.lock();
+        match done_at {
             Some(done_at) => {
-                let quiet_from = last_activity.max(done_at);
-                if now >= quiet_from + QUIET {
+                let mut stop_at = done_at + shared.drain;
+                if let Some(quiet) = shared.quiet {
+                    stop_at = stop_at.min(last_activity.max(done_at) + quiet);
+                }
+                if now >= stop_at {
                     break;
                 }
-                wake = wake.min(quiet_from + QUIET);
+                wake = wake.min(stop_at);
             }
             None => wake = wake.min(now + POLL),
         }
@@ -661,6 +672,8 @@ async fn traffic(config: &BenchConfig, progress: &Arc<Progress>) -> Result<Repor
         run,
         expected: AtomicU64::new(if publishers == 0 { count } else { u64::MAX }),
         publishing_done: Mutex::new(None),
+        drain: config.drain,
+        quiet: (config.qos == QoS::AtMostOnce).then_some(QUIET),
         hard_deadline: if publishers == 0 {
             publish_deadline
         } else {
@@ -866,6 +879,8 @@ async fn retained(config: &BenchConfig, progress: &Arc<Progress>) -> Result<Repo
         run,
         expected: AtomicU64::new(stored),
         publishing_done: Mutex::new(Some(subscribed_at)),
+        drain: config.duration,
+        quiet: None,
         hard_deadline: subscribed_at + config.duration,
         latency: false,
     });

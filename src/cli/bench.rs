@@ -105,8 +105,8 @@ pub struct BenchArgs {
     /// conn: how long the connections stay open once all are up.
     #[arg(long, default_value = "0s", value_name = "TIME", value_parser = parse_duration)]
     pub idle: Duration,
-    /// After publishing ends, the longest subscribers wait for the rest (they stop
-    /// earlier once all arrived or nothing came for 2 s).
+    /// After publishing ends, the longest subscribers wait for the rest. They stop
+    /// earlier once all arrived; at QoS 0 also after 2 s without a message.
     #[arg(long, default_value = "10s", value_name = "TIME", value_parser = parse_duration)]
     pub drain: Duration,
     /// retained: leave the stored messages on the broker instead of clearing them.
