@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 use base64::Engine;
 use mq_proto::{
@@ -553,9 +553,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     continue;
                 }
             }
+            let mut yielded = false;
             loop {
                 match self.codec.decode(&mut self.read_buf) {
                     Ok(Some(packet)) => {
+                        // Before routing the first PUBLISH of this read, let every other
+                        // ready connection run: a SUBSCRIBE that reached the broker just
+                        // before this PUBLISH on another connection then takes effect
+                        // first, as in a single-threaded broker. It also keeps a flooding
+                        // publisher from starving the others.
+                        if !yielded && matches!(packet, Packet::Publish(_)) {
+                            yielded = true;
+                            tokio::task::yield_now().await;
+                        }
                         if let Some(k) = keep_alive {
                             deadline = Instant::now() + k;
                         }
@@ -610,6 +620,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         connect: &Connect,
         packet: Packet,
     ) -> Result<bool, Close> {
+        trace!(client_id = %client_id, "received {}", packet.name());
         let now = std::time::Instant::now();
         match packet {
             Packet::Publish(mut publish) => {
