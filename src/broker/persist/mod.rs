@@ -21,6 +21,9 @@ use mq_proto::{PacketId, SubscriptionOptions, Will};
 pub use journal::{Change, Journal};
 pub use store::{inspect, Store, StoreSummary, STORE_FILE};
 
+#[cfg(test)]
+mod tests;
+
 use super::message::{Delivery, Message};
 use super::session::{Awaiting, SessionExpiry};
 

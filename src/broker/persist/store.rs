@@ -139,6 +139,11 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
                 path: path.to_path_buf(),
             }
         }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            corrupt(path, "the file ends early (truncated?)")
+        }
         other => engine(path)(other.into()),
     })
 }
@@ -183,6 +188,10 @@ impl Store {
     /// Opens (or creates) the store in `dir` and reads back everything it holds. Messages
     /// no delivery refers to any more are removed.
     pub fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
+        guarded(dir, || Store::open_unguarded(dir))
+    }
+
+    fn open_unguarded(dir: &Path) -> Result<(Store, Recovered), StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
             dir: dir.to_path_buf(),
             source,
@@ -663,8 +672,25 @@ pub struct StoreSummary {
     pub pending_wills: usize,
 }
 
+/// redb asserts on some damaged files (a truncated one, for instance) instead of returning
+/// an error; reading a store must end in a clear error, never a crash.
+fn guarded<T>(dir: &Path, read: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the store engine gave up reading it".into());
+        Err(corrupt(&dir.join(STORE_FILE), detail))
+    })
+}
+
 /// Reads the store in `dir` without changing it, checking every record.
 pub fn inspect(dir: &Path) -> Result<StoreSummary, StoreError> {
+    guarded(dir, || inspect_unguarded(dir))
+}
+
+fn inspect_unguarded(dir: &Path) -> Result<StoreSummary, StoreError> {
     let path = dir.join(STORE_FILE);
     if !path.exists() {
         return Err(StoreError::Missing { path });
@@ -696,4 +722,32 @@ pub fn inspect(dir: &Path) -> Result<StoreSummary, StoreError> {
             .filter(|s| s.pending_will.is_some() || s.will.is_some())
             .count(),
     })
+}
+
+/// Writes `value` under `key` in table `table` as raw bytes, past every check: for tests
+/// that damage a store on purpose.
+#[cfg(test)]
+pub(crate) fn poke_raw(
+    dir: &Path,
+    table: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<(), redb::Error> {
+    let db = Database::create(dir.join(STORE_FILE))?;
+    let txn = db.begin_write()?;
+    {
+        let definition: TableDefinition<&str, &[u8]> = TableDefinition::new(table);
+        let mut t = txn.open_table(definition)?;
+        t.insert(key, value)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Shrinks the file to what it holds (for the small golden store under tests/fixtures).
+#[cfg(test)]
+pub(crate) fn compact(dir: &Path) -> Result<(), redb::Error> {
+    let mut db = Database::create(dir.join(STORE_FILE))?;
+    db.compact()?;
+    Ok(())
 }
