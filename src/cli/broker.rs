@@ -241,6 +241,10 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         {
             let mut out = std::io::stdout().lock();
+            // The addresses first: scripts and tests read the first line for the port.
+            for url in broker.urls() {
+                let _ = writeln!(out, "mq broker listening on {url}");
+            }
             match &persistence {
                 Some(p) => {
                     let mode = match p.durability {
@@ -259,9 +263,6 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
                 None => {
                     let _ = writeln!(out, "mq broker data in memory only (--persistence off)");
                 }
-            }
-            for url in broker.urls() {
-                let _ = writeln!(out, "mq broker listening on {url}");
             }
             let _ = out.flush();
         }
