@@ -135,6 +135,7 @@ fn message() -> Arc<Message> {
         properties: Properties::default(),
         origin: None,
         received_at: Instant::now(),
+        store_id: Default::default(),
     })
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use mq_proto::QoS;
 
 use super::auth::AuthConfig;
+use super::persist::PersistenceConfig;
 use super::session::SessionLimits;
 use crate::net::tls::{PeerName, TlsSettings};
 use crate::net::ws::WsSettings;
@@ -100,6 +101,8 @@ pub struct BrokerConfig {
     /// Topic Filters no client may subscribe to (or filters matching them), answered with
     /// SUBACK 0x80 "unspecified error" in every version: the broker does not say why.
     pub refused_filters: Vec<String>,
+    /// Where sessions and retained messages are kept across restarts; `None`: memory only.
+    pub persistence: Option<PersistenceConfig>,
 }
 
 /// 1 MiB: generous for MQTT payloads, small enough that a peer cannot make the broker
@@ -123,6 +126,7 @@ impl Default for BrokerConfig {
             max_keepalive: u16::MAX,
             topic_alias_maximum: 10,
             refused_filters: Vec::new(),
+            persistence: None,
         }
     }
 }

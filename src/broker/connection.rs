@@ -2,7 +2,7 @@
 //! packets with the strict codec, applies them to the shared state under the lock, and
 //! writes what the state hands back. Nothing here awaits while holding the lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +22,7 @@ use mq_proto::{
 use super::auth::{self, scram};
 use super::session::{PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
-use super::state::{ConnectOutcome, Departure};
+use super::state::{BrokerState, ConnectOutcome, Departure};
 use super::stats::Stats;
 use super::Shared;
 
@@ -33,6 +33,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// After the broker ends a connection it keeps reading (and discarding) this long, so the
 /// peer can still read the final CONNACK or DISCONNECT instead of getting a reset.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
+/// With `--persistence sync`, at most this many packets wait for the store before the task
+/// stops reading from the client (backpressure instead of an unbounded backlog).
+const MAX_HELD: usize = 1024;
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -82,6 +85,9 @@ struct Connection<S> {
     /// The user name the client's TLS certificate gives (`use_identity_as_username`,
     /// `use_subject_as_username`); it replaces the one in CONNECT.
     identity: Option<String>,
+    /// Packets waiting for the store to commit the changes they acknowledge, each with its
+    /// journal ticket, in the order they are to be sent.
+    held: VecDeque<(u64, Packet)>,
 }
 
 /// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
@@ -134,6 +140,7 @@ pub(crate) async fn serve<S>(
         write_buf: BytesMut::new(),
         aliases: TopicAliases::default(),
         identity,
+        held: VecDeque::new(),
     };
     let connect_timeout = connection.shared.config.connect_timeout;
     let connect = tokio::select! {
@@ -301,6 +308,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.codec.encode(packet, &mut self.write_buf);
     }
 
+    /// How far the store has committed the journal; everything, without sync persistence.
+    fn committed(&self) -> u64 {
+        self.shared
+            .committed
+            .as_ref()
+            .map_or(u64::MAX, |committed| *committed.borrow())
+    }
+
+    /// Sends `packet` once the store has committed the journal up to `ticket`, and after
+    /// every packet held before it: an acknowledgement never overtakes the durability of
+    /// what it acknowledges, nor an earlier acknowledgement.
+    fn send_after(&mut self, ticket: u64, packet: Packet) {
+        if self.held.is_empty() && ticket <= self.committed() {
+            self.send(&packet);
+        } else {
+            self.held.push_back((ticket, packet));
+        }
+    }
+
+    /// Moves the held packets whose changes are now committed into the write buffer.
+    fn release_held(&mut self) {
+        let committed = self.committed();
+        while self
+            .held
+            .front()
+            .is_some_and(|(ticket, _)| *ticket <= committed)
+        {
+            if let Some((_, packet)) = self.held.pop_front() {
+                self.send(&packet);
+            }
+        }
+    }
+
+    /// Runs `f` on the state under its lock and returns its result with the journal ticket
+    /// the changes so far reach (0 when nothing waits for the store).
+    fn locked<T>(&self, f: impl FnOnce(&mut BrokerState) -> T) -> (T, u64) {
+        let mut state = self.shared.state.lock();
+        let out = f(&mut state);
+        let ticket = if self.shared.committed.is_some() {
+            state.ticket()
+        } else {
+            0
+        };
+        (out, ticket)
+    }
+
     /// A CONNECT that never became a session: answer what the spec asks, then close.
     async fn refuse_connect(mut self, close: Close) {
         if let Close::ProtocolError(DecodeError::UnsupportedProtocolLevel(level)) = close {
@@ -379,13 +432,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.aliases.outbound_maximum = connect.properties.topic_alias_maximum.unwrap_or(0);
         let signals = Arc::new(ConnectionSignals::default());
         let now = std::time::Instant::now();
-        let outcome = self.shared.state.lock().connect(
-            &connect,
-            peer_limits,
-            self.connection_id,
-            signals.clone(),
-            now,
-        );
+        let (outcome, ticket) = self.locked(|state| {
+            state.connect(
+                &connect,
+                peer_limits,
+                self.connection_id,
+                signals.clone(),
+                now,
+            )
+        });
         let (client_id, session_present, assigned, resend, wakes) = match outcome {
             ConnectOutcome::Accepted {
                 client_id,
@@ -427,13 +482,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             properties.authentication_method = Some(method);
             properties.authentication_data = Some(server_final);
         }
-        self.send(&Packet::ConnAck(ConnAck {
-            session_present,
-            reason_code: ReasonCode::Success,
-            properties,
-        }));
-        for packet in &resend {
-            self.send(packet);
+        self.send_after(
+            ticket,
+            Packet::ConnAck(ConnAck {
+                session_present,
+                reason_code: ReasonCode::Success,
+                properties,
+            }),
+        );
+        for packet in resend {
+            self.send_after(ticket, packet);
         }
         let close = self
             .session_loop(&client_id, &connect, &signals, shutdown)
@@ -522,9 +580,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let far_future = Instant::now() + Duration::from_secs(365 * 24 * 3600);
         let mut deadline = keep_alive.map_or(far_future, |k| Instant::now() + k);
         let mut pull = true;
+        // Wakes this task when the store commits, while packets are held for it.
+        let mut store_progress = self.shared.committed.clone();
         loop {
-            let more = pull && self.pull_deliveries(client_id, signals);
-            pull = false;
+            // Deliveries wait while acknowledgements are held, so they cannot pile up behind them.
+            let more = if pull && self.held.is_empty() {
+                pull = false;
+                self.pull_deliveries(client_id, signals)
+            } else {
+                false
+            };
             tokio::select! {
                 result = self.flush() => if let Err(close) = result {
                     return close;
@@ -537,7 +602,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 biased;
                 _ = shutdown.cancelled() => return Close::Kicked(ReasonCode::ServerShuttingDown),
                 reason = signals.kicked() => return Close::Kicked(reason),
-                read = self.read_more() => match read {
+                progress = committed_changed(&mut store_progress), if !self.held.is_empty() => {
+                    if !progress {
+                        // The writer stopped: the broker is shutting down or the store failed.
+                        return Close::Kicked(ReasonCode::ServerShuttingDown);
+                    }
+                    self.release_held();
+                    continue;
+                }
+                read = self.read_more(), if self.held.len() < MAX_HELD => match read {
                     Ok(true) => {}
                     Ok(false) => return Close::Lost,
                     Err(close) => return close,
@@ -584,16 +657,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Moves what the session may send now into the write buffer; true if a full batch
     /// may have left more behind.
     fn pull_deliveries(&mut self, client_id: &str, signals: &ConnectionSignals) -> bool {
-        let mut batch: Vec<Publish> = Vec::new();
-        {
-            let mut state = self.shared.state.lock();
+        let (batch, ticket) = self.locked(|state| {
+            let mut batch: Vec<Publish> = Vec::new();
             // A connection taken over must not pull from the session its successor now owns:
             // what it took would sit in flight, sent to a dead socket and not resent.
             if signals.is_kicked() {
-                return false;
+                return batch;
             }
             let Some(session) = state.session_mut(client_id) else {
-                return false;
+                return batch;
             };
             let now = std::time::Instant::now();
             let mut bytes = 0;
@@ -604,11 +676,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 bytes += publish.payload.len() + publish.topic.len();
                 batch.push(publish);
             }
-        }
+            batch
+        });
         Stats::add(&self.shared.stats.messages_sent, batch.len() as u64);
+        // A QoS 1/2 PUBLISH goes out once its Packet Identifier is committed, so a restart
+        // resends it with the same identifier and DUP rather than as a new message.
         for mut publish in batch {
             self.aliases.apply_outbound(&mut publish);
-            self.send(&Packet::Publish(publish));
+            self.send_after(ticket, Packet::Publish(publish));
         }
         self.write_buf.len() >= WRITE_BATCH_BYTES
     }
@@ -645,12 +720,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
                 let receive_maximum = (connect.protocol == ProtocolVersion::V5)
                     .then_some(self.shared.config.session_limits.max_inflight);
-                let result = self.shared.state.lock().client_publish(
-                    client_id,
-                    &publish,
-                    receive_maximum,
-                    now,
-                );
+                let (result, ticket) = self.locked(|state| {
+                    state.client_publish(client_id, &publish, receive_maximum, now)
+                });
                 let (ack, wakes) = result.map_err(|refused| {
                     Close::Refused(
                         refused.0,
@@ -659,12 +731,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 })?;
                 wakes.notify();
                 if let Some(ack) = ack {
-                    self.send(&ack);
+                    self.send_after(ticket, ack);
                 }
                 Ok(false)
             }
             Packet::PubAck(ack) => {
-                let known = self.with_session(client_id, |s| s.on_puback(ack.packet_id));
+                let (known, _) = self.with_session(client_id, |s| s.on_puback(ack.packet_id));
                 if !known {
                     debug!(
                         "{client_id}: PUBACK for unknown packet id {}",
@@ -674,10 +746,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(true)
             }
             Packet::PubRec(rec) => {
-                let reply =
+                let (reply, ticket) =
                     self.with_session(client_id, |s| s.on_pubrec(rec.packet_id, rec.reason_code));
                 if let Some(rel) = reply {
-                    self.send(&Packet::PubRel(rel));
+                    self.send_after(ticket, Packet::PubRel(rel));
                 }
                 Ok(true)
             }
@@ -686,12 +758,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(true)
             }
             Packet::PubRel(rel) => {
-                let comp = self
-                    .shared
-                    .state
-                    .lock()
-                    .client_pubrel(client_id, rel.packet_id);
-                self.send(&Packet::PubComp(comp));
+                // PUBCOMP waits until the identifier's release is committed: a restart that
+                // still held it would take the client's next message under it for a duplicate.
+                let (comp, ticket) =
+                    self.locked(|state| state.client_pubrel(client_id, rel.packet_id));
+                self.send_after(ticket, Packet::PubComp(comp));
                 Ok(false)
             }
             Packet::Subscribe(subscribe) => {
@@ -704,25 +775,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "No Local on a shared subscription [MQTT-3.8.3-4]",
                     ));
                 }
-                let ack = self
-                    .shared
-                    .state
-                    .lock()
-                    .subscribe(client_id, &subscribe, now);
-                self.send(&Packet::SubAck(ack));
+                let (ack, ticket) =
+                    self.locked(|state| state.subscribe(client_id, &subscribe, now));
+                self.send_after(ticket, Packet::SubAck(ack));
                 Ok(true)
             }
             Packet::Unsubscribe(unsubscribe) => {
-                let ack = self
-                    .shared
-                    .state
-                    .lock()
-                    .unsubscribe(client_id, &unsubscribe);
-                self.send(&Packet::UnsubAck(ack));
+                let (ack, ticket) = self.locked(|state| state.unsubscribe(client_id, &unsubscribe));
+                self.send_after(ticket, Packet::UnsubAck(ack));
                 Ok(false)
             }
             Packet::PingReq => {
-                self.send(&Packet::PingResp);
+                self.send_after(0, Packet::PingResp);
                 Ok(false)
             }
             Packet::Disconnect(disconnect) => {
@@ -735,9 +799,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                             "session expiry set at DISCONNECT after 0 at CONNECT",
                         ));
                     }
-                    self.with_session(client_id, |s| {
-                        s.expiry = SessionExpiry::from_interval(interval)
-                    });
+                    let expiry = SessionExpiry::from_interval(interval);
+                    self.locked(|state| state.set_session_expiry(client_id, expiry));
                 }
                 Err(Close::ClientDisconnect(
                     if disconnect.reason_code == ReasonCode::DisconnectWithWillMessage {
@@ -805,20 +868,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             ));
         };
         let ack = mq_proto::PubResponse::with_reason(id, ReasonCode::PayloadFormatInvalid);
-        self.send(&if publish.qos == QoS::AtLeastOnce {
-            Packet::PubAck(ack)
-        } else {
-            Packet::PubRec(ack)
-        });
+        self.send_after(
+            0,
+            if publish.qos == QoS::AtLeastOnce {
+                Packet::PubAck(ack)
+            } else {
+                Packet::PubRec(ack)
+            },
+        );
         Ok(false)
     }
 
-    fn with_session<T: Default>(&self, client_id: &str, f: impl FnOnce(&mut Session) -> T) -> T {
-        self.shared
-            .state
-            .lock()
-            .session_mut(client_id)
-            .map(f)
-            .unwrap_or_default()
+    /// Runs `f` on the client's session; returns its result and the journal ticket.
+    fn with_session<T: Default>(
+        &self,
+        client_id: &str,
+        f: impl FnOnce(&mut Session) -> T,
+    ) -> (T, u64) {
+        self.locked(|state| state.session_mut(client_id).map(f).unwrap_or_default())
+    }
+}
+
+/// Waits for the store to commit more of the journal; false if the writer has stopped.
+/// Without sync persistence nothing is ever held, so this is never polled.
+async fn committed_changed(committed: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
+    match committed {
+        Some(committed) => committed.changed().await.is_ok(),
+        None => std::future::pending().await,
     }
 }

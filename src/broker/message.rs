@@ -1,7 +1,7 @@
 //! An application message as the broker keeps it: one allocation shared by every
 //! session that receives it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use mq_proto::{ByteString, Bytes, Properties, Publish, QoS, Will};
@@ -16,6 +16,9 @@ pub struct Message {
     /// The publisher's client identifier, for No Local.
     pub origin: Option<Arc<str>>,
     pub received_at: Instant,
+    /// The message's key in the store, given by the store writer the first time a durable
+    /// session queues it: the payload is written once however many sessions hold it.
+    pub store_id: OnceLock<u64>,
 }
 
 impl Message {
@@ -31,6 +34,7 @@ impl Message {
             properties: application_properties(&publish.properties),
             origin,
             received_at: now,
+            store_id: OnceLock::new(),
         }
     }
 
@@ -45,6 +49,7 @@ impl Message {
             properties: application_properties(&will.properties),
             origin,
             received_at: now,
+            store_id: OnceLock::new(),
         }
     }
 
@@ -94,4 +99,7 @@ pub struct Delivery {
     /// `$share/{ShareName}/{filter}` this copy was chosen for, so it can move to another
     /// member if this one leaves with it unacknowledged.
     pub share: Option<Arc<str>>,
+    /// Names this delivery within its session (set by `Session::enqueue`), so the store
+    /// can follow it from queued to in flight to done.
+    pub seq: u64,
 }

@@ -6,6 +6,7 @@ pub mod config;
 mod connection;
 mod listener;
 pub mod message;
+pub mod persist;
 pub mod retained;
 pub mod session;
 mod signals;
@@ -23,14 +24,15 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 pub use config::{BrokerConfig, ListenerConfig};
 pub use listener::Reloader;
 use listener::{Listener, Transport};
+use persist::{Durability, Journal, StoreError};
 use state::BrokerState;
 use stats::Stats;
 use store::MemoryStore;
@@ -49,6 +51,10 @@ pub enum BrokerError {
         addr: SocketAddr,
         source: crate::net::tls::TlsError,
     },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start the store writer: {0}")]
+    Writer(io::Error),
 }
 
 /// What every connection task shares.
@@ -60,6 +66,9 @@ pub(crate) struct Shared {
     connection_ids: AtomicU64,
     /// Failed logins per source address; outlives reloads of the access rules.
     auth_failures: auth::FailureLimiter,
+    /// With `--persistence sync`: how far the store has committed the journal. Connection
+    /// tasks hold acknowledgements until it reaches their ticket.
+    committed: Option<watch::Receiver<u64>>,
 }
 
 impl Shared {
@@ -72,6 +81,10 @@ impl Shared {
 pub struct Broker {
     shared: Arc<Shared>,
     listeners: Vec<Listener>,
+    writer: Option<persist::writer::Writer>,
+    /// Cancelled by the store writer if a commit fails.
+    store_failed: CancellationToken,
+    restored_sessions: usize,
 }
 
 impl Broker {
@@ -98,6 +111,38 @@ impl Broker {
         let config = Arc::new(config);
         let mut state = BrokerState::new(config.clone(), Box::new(MemoryStore::default()));
         state.set_access(auth::login::load_at_start(&config)?);
+        let store_failed = CancellationToken::new();
+        let mut writer = None;
+        let mut committed = None;
+        let mut restored_sessions = 0;
+        if let Some(persistence) = &config.persistence {
+            let dir = persistence.dir.clone();
+            let (store, recovered) =
+                tokio::task::spawn_blocking(move || persist::Store::open(&dir))
+                    .await
+                    .map_err(|e| BrokerError::Writer(io::Error::other(e)))??;
+            let journal = Journal::enabled();
+            state = state.with_journal(journal.clone());
+            restored_sessions = state.restore(recovered, Instant::now());
+            info!(
+                "store {}: {restored_sessions} sessions restored",
+                store.path().display()
+            );
+            let (tx, rx) = watch::channel(0);
+            if persistence.durability == Durability::Sync {
+                committed = Some(rx);
+            }
+            writer = Some(
+                persist::writer::Writer::spawn(
+                    store,
+                    journal,
+                    persistence.durability,
+                    tx,
+                    store_failed.clone(),
+                )
+                .map_err(BrokerError::Writer)?,
+            );
+        }
         Ok(Broker {
             shared: Arc::new(Shared {
                 config,
@@ -106,14 +151,23 @@ impl Broker {
                 started_at: Instant::now(),
                 connection_ids: AtomicU64::new(1),
                 auth_failures: auth::FailureLimiter::default(),
+                committed,
             }),
             listeners,
+            writer,
+            store_failed,
+            restored_sessions,
         })
     }
 
     /// A handle that reloads the password and ACL files (on SIGHUP).
     pub fn access_reloader(&self) -> auth::AccessReloader {
         auth::AccessReloader::new(self.shared.clone())
+    }
+
+    /// Sessions read back from the store at start.
+    pub fn restored_sessions(&self) -> usize {
+        self.restored_sessions
     }
 
     /// The addresses actually bound (port 0 resolved).
@@ -144,8 +198,18 @@ impl Broker {
     }
 
     /// Serves until `shutdown` is cancelled, then closes every connection (v5 clients are
-    /// told 0x8B) and returns once they are gone or the grace period ends.
-    pub async fn run(self, shutdown: CancellationToken) {
+    /// told 0x8B), waits for them (at most the grace period), and commits what is left to
+    /// the store. A store failure stops the broker the same way and is returned.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), BrokerError> {
+        let store_failed = self.store_failed.clone();
+        let watch_store = {
+            let shutdown = shutdown.clone();
+            async move {
+                store_failed.cancelled().await;
+                shutdown.cancel();
+            }
+        };
+        let watcher = tokio::spawn(watch_store);
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(
             self.shared
@@ -170,6 +234,14 @@ impl Broker {
             .is_err()
         {
             warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
+        }
+        watcher.abort();
+        match self.writer {
+            Some(writer) => tokio::task::spawn_blocking(move || writer.finish())
+                .await
+                .map_err(|e| BrokerError::Writer(io::Error::other(e)))?
+                .map_err(BrokerError::Store),
+            None => Ok(()),
         }
     }
 }

@@ -12,6 +12,8 @@ use mq_proto::{
 };
 
 use super::message::Delivery;
+pub use super::persist::journal::Awaiting;
+use super::persist::journal::{Change, Journal, SessionMeta};
 
 /// Per-session limits; see the slow-consumer policy in ARCHITECTURE.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,16 +66,6 @@ impl SessionExpiry {
     }
 }
 
-/// Which acknowledgement an outbound QoS 1/2 message waits for; the variants are the
-/// packets' names as the spec writes them.
-#[allow(clippy::enum_variant_names)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Awaiting {
-    PubAck,
-    PubRec,
-    PubComp,
-}
-
 #[derive(Debug, Clone)]
 struct Inflight {
     delivery: Delivery,
@@ -122,6 +114,14 @@ pub struct Session {
     inbound_qos2: HashSet<PacketId>,
     next_packet_id: u16,
     dropped: u64,
+    /// Subscription Identifiers by filter, kept so the session can be written out whole.
+    pub(crate) subscription_identifiers: HashMap<String, u32>,
+    /// Names the next delivery queued, so the store can refer to it.
+    next_seq: u64,
+    /// Whether changes go to the journal: a session that outlives its connection, with
+    /// persistence on.
+    durable: bool,
+    journal: Journal,
 }
 
 impl Session {
@@ -147,12 +147,155 @@ impl Session {
             inbound_qos2: HashSet::new(),
             next_packet_id: 1,
             dropped: 0,
+            subscription_identifiers: HashMap::new(),
+            next_seq: 1,
+            durable: false,
+            journal: Journal::disabled(),
         }
     }
 
     /// The protocol version of the last connection.
     pub fn protocol(&self) -> ProtocolVersion {
         self.peer.protocol
+    }
+
+    /// Records `change` in the journal if this session is durable.
+    fn record(&self, change: impl FnOnce() -> Change) {
+        if self.durable {
+            self.journal.push(change());
+        }
+    }
+
+    pub fn is_durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Starts or stops writing this session to the store. Starting writes it whole (its
+    /// fields, subscriptions, queue, in-flight messages and inbound QoS 2 identifiers);
+    /// stopping removes it from the store.
+    pub fn set_durable(&mut self, journal: &Journal, durable: bool) {
+        let durable = durable && journal.is_enabled();
+        if durable == self.durable {
+            return;
+        }
+        if !durable {
+            self.record(|| Change::SessionGone(self.client_id.clone()));
+            self.durable = false;
+            return;
+        }
+        self.durable = true;
+        self.journal = journal.clone();
+        self.record_meta();
+        for (filter, options) in &self.subscriptions {
+            self.record(|| Change::Subscribed {
+                client_id: self.client_id.clone(),
+                filter: filter.clone(),
+                options: *options,
+                identifier: self.subscription_identifiers.get(filter).copied(),
+            });
+        }
+        for (id, inflight) in &self.inflight {
+            self.record(|| Change::Queued {
+                client_id: self.client_id.clone(),
+                delivery: inflight.delivery.clone(),
+            });
+            self.record(|| Change::InFlight {
+                client_id: self.client_id.clone(),
+                seq: inflight.delivery.seq,
+                packet_id: *id,
+                awaiting: inflight.state,
+            });
+        }
+        for delivery in self.queue.iter().filter(|d| d.qos != QoS::AtMostOnce) {
+            self.record(|| Change::Queued {
+                client_id: self.client_id.clone(),
+                delivery: delivery.clone(),
+            });
+        }
+        for id in &self.inbound_qos2 {
+            self.record(|| Change::InboundQoS2 {
+                client_id: self.client_id.clone(),
+                packet_id: *id,
+            });
+        }
+    }
+
+    /// Adds or replaces a subscription.
+    pub fn subscribed(
+        &mut self,
+        filter: &str,
+        options: SubscriptionOptions,
+        identifier: Option<u32>,
+    ) {
+        self.subscriptions.insert(filter.to_string(), options);
+        match identifier {
+            Some(id) => self.subscription_identifiers.insert(filter.to_string(), id),
+            None => self.subscription_identifiers.remove(filter),
+        };
+        self.record(|| Change::Subscribed {
+            client_id: self.client_id.clone(),
+            filter: filter.to_string(),
+            options,
+            identifier,
+        });
+    }
+
+    pub fn unsubscribed(&mut self, filter: &str) {
+        if self.subscriptions.remove(filter).is_some() {
+            self.subscription_identifiers.remove(filter);
+            self.record(|| Change::Unsubscribed {
+                client_id: self.client_id.clone(),
+                filter: filter.to_string(),
+            });
+        }
+    }
+
+    /// Records the session's own fields (expiry, Will, when it went offline).
+    pub fn record_meta(&self) {
+        self.record(|| Change::Session(Box::new(self.meta())));
+    }
+
+    pub fn meta(&self) -> SessionMeta {
+        SessionMeta {
+            client_id: self.client_id.clone(),
+            expiry: self.expiry,
+            disconnected_at: self.disconnected_at,
+            will: self.will.clone(),
+            pending_will: self.pending_will.clone(),
+        }
+    }
+
+    /// A session read back from the store: its queue (oldest first), its in-flight
+    /// messages in the order they were sent, its inbound QoS 2 identifiers. It is offline
+    /// and durable; nothing is journaled for what it already holds.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn restore(
+        client_id: Arc<str>,
+        expiry: SessionExpiry,
+        limits: SessionLimits,
+        journal: &Journal,
+        disconnected_at: Instant,
+        queue: Vec<Delivery>,
+        inflight: Vec<(PacketId, Awaiting, Delivery)>,
+        inbound_qos2: Vec<PacketId>,
+    ) -> Session {
+        let mut session = Session::new(client_id, expiry, limits);
+        session.durable = journal.is_enabled();
+        session.journal = journal.clone();
+        session.disconnected_at = Some(disconnected_at);
+        let mut max_seq = 0;
+        for delivery in &queue {
+            max_seq = max_seq.max(delivery.seq);
+            session.queued_bytes += delivery.message.payload.len();
+        }
+        session.queue = queue.into();
+        for (id, state, delivery) in inflight {
+            max_seq = max_seq.max(delivery.seq);
+            session.inflight.push((id, Inflight { delivery, state }));
+        }
+        session.next_seq = max_seq + 1;
+        session.inbound_qos2 = inbound_qos2.into_iter().collect();
+        session
     }
 
     pub fn is_connected(&self) -> bool {
@@ -183,7 +326,7 @@ impl Session {
 
     /// Offers a message. A full queue drops QoS 0 first: the newest QoS 0 message, else the
     /// oldest queued QoS 0 message to make room for QoS 1/2, else the new message.
-    pub fn enqueue(&mut self, delivery: Delivery) -> Enqueued {
+    pub fn enqueue(&mut self, mut delivery: Delivery) -> Enqueued {
         if delivery.qos == QoS::AtMostOnce && !self.is_connected() {
             return Enqueued::Discarded;
         }
@@ -204,6 +347,14 @@ impl Session {
             }
         }
         self.queued_bytes += size;
+        delivery.seq = self.next_seq;
+        self.next_seq += 1;
+        if delivery.qos != QoS::AtMostOnce {
+            self.record(|| Change::Queued {
+                client_id: self.client_id.clone(),
+                delivery: delivery.clone(),
+            });
+        }
         self.queue.push_back(delivery);
         Enqueued::Queued
     }
@@ -232,6 +383,7 @@ impl Session {
             let delivery = self.queue.pop_front()?;
             self.queued_bytes -= delivery.message.payload.len();
             if delivery.message.is_expired(now) {
+                self.done(&delivery);
                 continue;
             }
             let mut publish = publish_packet(&delivery, None, false, now);
@@ -239,6 +391,7 @@ impl Session {
                 > self.peer.maximum_packet_size
             {
                 self.dropped += 1;
+                self.done(&delivery);
                 continue;
             }
             if delivery.qos != QoS::AtMostOnce {
@@ -248,12 +401,34 @@ impl Session {
                 } else {
                     Awaiting::PubRec
                 };
+                self.record(|| Change::InFlight {
+                    client_id: self.client_id.clone(),
+                    seq: delivery.seq,
+                    packet_id: id,
+                    awaiting: state,
+                });
                 self.inflight.push((id, Inflight { delivery, state }));
                 publish.packet_id = Some(id);
             }
             return Some(publish);
         }
         None
+    }
+
+    /// Records that a QoS 1/2 delivery is finished with.
+    fn done(&self, delivery: &Delivery) {
+        if delivery.qos != QoS::AtMostOnce {
+            self.record(|| Change::Done {
+                client_id: self.client_id.clone(),
+                seq: delivery.seq,
+            });
+        }
+    }
+
+    /// Takes the in-flight entry at `index` out, recording that it is finished.
+    fn finish_inflight(&mut self, index: usize) {
+        let (_, inflight) = self.inflight.remove(index);
+        self.done(&inflight.delivery);
     }
 
     fn allocate_packet_id(&mut self) -> Option<PacketId> {
@@ -279,7 +454,7 @@ impl Session {
     pub fn on_puback(&mut self, id: PacketId) -> bool {
         match self.position(id, Awaiting::PubAck) {
             Some(index) => {
-                self.inflight.remove(index);
+                self.finish_inflight(index);
                 true
             }
             None => false,
@@ -292,11 +467,18 @@ impl Session {
         match self.position(id, Awaiting::PubRec) {
             Some(index) if reason.is_error() => {
                 // A failed PUBREC ends the exchange (MQTT 5 section 4.3.3).
-                self.inflight.remove(index);
+                self.finish_inflight(index);
                 None
             }
             Some(index) => {
                 self.inflight[index].1.state = Awaiting::PubComp;
+                let seq = self.inflight[index].1.delivery.seq;
+                self.record(|| Change::InFlight {
+                    client_id: self.client_id.clone(),
+                    seq,
+                    packet_id: id,
+                    awaiting: Awaiting::PubComp,
+                });
                 Some(PubResponse::new(id))
             }
             None if self.position(id, Awaiting::PubComp).is_some() => Some(PubResponse::new(id)),
@@ -311,7 +493,7 @@ impl Session {
     pub fn on_pubcomp(&mut self, id: PacketId) -> bool {
         match self.position(id, Awaiting::PubComp) {
             Some(index) => {
-                self.inflight.remove(index);
+                self.finish_inflight(index);
                 true
             }
             None => false,
@@ -322,6 +504,10 @@ impl Session {
     /// PUBREL, route only the first copy).
     pub fn on_inbound_qos2(&mut self, id: PacketId) -> InboundQoS2 {
         if self.inbound_qos2.insert(id) {
+            self.record(|| Change::InboundQoS2 {
+                client_id: self.client_id.clone(),
+                packet_id: id,
+            });
             InboundQoS2::New
         } else {
             InboundQoS2::Duplicate
@@ -331,6 +517,10 @@ impl Session {
     /// PUBREL from the client: forget the identifier and answer PUBCOMP.
     pub fn on_pubrel(&mut self, id: PacketId) -> PubResponse {
         if self.inbound_qos2.remove(&id) {
+            self.record(|| Change::Released {
+                client_id: self.client_id.clone(),
+                packet_id: id,
+            });
             PubResponse::new(id)
         } else {
             PubResponse::with_reason(id, ReasonCode::PacketIdentifierNotFound)
@@ -371,7 +561,7 @@ impl Session {
             !movable
         });
         let mut kept = VecDeque::with_capacity(self.queue.len());
-        for delivery in self.queue.drain(..) {
+        for delivery in std::mem::take(&mut self.queue) {
             if delivery.share.is_some() {
                 self.queued_bytes -= delivery.message.payload.len();
                 taken.push(delivery);
@@ -380,6 +570,9 @@ impl Session {
             }
         }
         self.queue = kept;
+        for delivery in &taken {
+            self.done(delivery);
+        }
         taken
     }
 
@@ -424,11 +617,13 @@ mod tests {
                 properties: Properties::default(),
                 origin: None,
                 received_at: Instant::now(),
+                store_id: Default::default(),
             }),
             qos,
             retain: false,
             subscription_identifiers: Vec::new(),
             share: None,
+            seq: 0,
         }
     }
 

@@ -17,6 +17,8 @@ use tracing::info;
 use super::auth::{Access, AccessControl, AllowAll, Client};
 use super::config::BrokerConfig;
 use super::message::{Delivery, Message};
+use super::persist::journal::{Change, Journal};
+use super::persist::Recovered;
 use super::retained::RetainedStore;
 use super::session::{Enqueued, InboundQoS2, PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
@@ -103,6 +105,8 @@ pub struct BrokerState {
     share_cursors: HashMap<Arc<str>, usize>,
     /// Who may publish, subscribe and receive what; replaced on reload.
     access: Arc<dyn AccessControl>,
+    /// Where changes to durable state are recorded for the store (disabled: memory only).
+    journal: Journal,
 }
 
 /// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
@@ -121,6 +125,86 @@ impl BrokerState {
             messages_dropped: 0,
             share_cursors: HashMap::new(),
             access: Arc::new(AllowAll),
+            journal: Journal::disabled(),
+        }
+    }
+
+    /// A state whose durable changes go to `journal`.
+    pub fn with_journal(mut self, journal: Journal) -> BrokerState {
+        self.journal = journal;
+        self
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The journal position the changes made so far reach: an acknowledgement that
+    /// depends on them waits until the store has committed this far.
+    pub fn ticket(&self) -> u64 {
+        self.journal.seq()
+    }
+
+    /// Takes in what the store held at start: retained messages and sessions, offline.
+    /// Sessions that were connected when the broker stopped are offline from `now`, and
+    /// their Wills are due as for any connection that ended without DISCONNECT. Messages
+    /// that expired meanwhile are dropped. Returns how many sessions came back.
+    pub fn restore(&mut self, recovered: Recovered, now: Instant) -> usize {
+        for message in recovered.retained {
+            if !message.is_expired(now) {
+                self.retained.update(&message);
+            }
+        }
+        let count = recovered.sessions.len();
+        for r in recovered.sessions {
+            let (queue, expired): (Vec<_>, Vec<_>) = r
+                .queue
+                .into_iter()
+                .partition(|d| !d.message.is_expired(now));
+            let mut session = Session::restore(
+                r.client_id.clone(),
+                r.expiry,
+                self.config.session_limits,
+                &self.journal,
+                r.disconnected_at.unwrap_or(now),
+                queue,
+                r.inflight,
+                r.inbound_qos2,
+            );
+            for delivery in expired {
+                self.journal.push(Change::Done {
+                    client_id: r.client_id.clone(),
+                    seq: delivery.seq,
+                });
+            }
+            for (filter, options, identifier) in r.subscriptions {
+                self.subscriptions
+                    .insert(&filter, r.client_id.clone(), options, identifier);
+                session.subscriptions.insert(filter.clone(), options);
+                if let Some(id) = identifier {
+                    session.subscription_identifiers.insert(filter, id);
+                }
+            }
+            session.pending_will = r.pending_will.or_else(|| {
+                r.will.map(|will| {
+                    let delay = will.properties.will_delay_interval.unwrap_or(0);
+                    (will, now + std::time::Duration::from_secs(delay.into()))
+                })
+            });
+            if r.disconnected_at.is_none() {
+                session.record_meta();
+            }
+            self.sessions.insert(session);
+        }
+        count
+    }
+
+    /// A v5 DISCONNECT changed the Session Expiry Interval.
+    pub fn set_session_expiry(&mut self, client_id: &str, expiry: SessionExpiry) {
+        if let Some(session) = self.sessions.get_mut(client_id) {
+            session.expiry = expiry;
+            session.set_durable(&self.journal, expiry != SessionExpiry::OnDisconnect);
+            session.record_meta();
         }
     }
 
@@ -247,6 +331,8 @@ impl BrokerState {
         session.will = connect.will.clone();
         session.username = connect.username.as_deref().map(Arc::from);
         let resend = session.attach(peer, now);
+        session.set_durable(&self.journal, expiry != SessionExpiry::OnDisconnect);
+        session.record_meta();
         self.links.insert(
             client_id.clone(),
             Link {
@@ -279,6 +365,7 @@ impl BrokerState {
         let Some(mut session) = self.sessions.remove(client_id) else {
             return Wakes::default();
         };
+        session.set_durable(&self.journal, false);
         for filter in session.subscriptions.keys() {
             self.subscriptions.remove(filter, client_id);
         }
@@ -345,6 +432,8 @@ impl BrokerState {
         wakes.extend(self.redistribute(shared, client_id));
         if ends {
             wakes.extend(self.discard_session(client_id));
+        } else if let Some(session) = self.sessions.get(client_id) {
+            session.record_meta();
         }
         wakes
     }
@@ -359,6 +448,14 @@ impl BrokerState {
         let mut wakes = Wakes::default();
         if message.retain {
             self.retained.update(&message);
+            // $SYS topics are rewritten every interval and mean nothing after a restart.
+            if self.journal.is_enabled() && !message.topic.starts_with("$SYS/") {
+                self.journal.push(if message.payload.is_empty() {
+                    Change::RetainedCleared(message.topic.clone())
+                } else {
+                    Change::Retained(message.clone())
+                });
+            }
         }
         let matches = self.subscriptions.matches(&message.topic);
         for (client_id, found) in matches.sessions {
@@ -416,6 +513,7 @@ impl BrokerState {
             retain: message.retain && found.retain_as_published,
             subscription_identifiers: found.subscription_identifiers,
             share,
+            seq: 0,
         };
         match session.enqueue(delivery) {
             Enqueued::Queued => {
@@ -537,7 +635,7 @@ impl BrokerState {
             let is_new = self
                 .subscriptions
                 .insert(filter, client_id.clone(), options, identifier);
-            session.subscriptions.insert(filter.clone(), options);
+            session.subscribed(filter, options, identifier);
             let send_retained = match options.retain_handling {
                 RetainHandling::SendAtSubscribe => true,
                 RetainHandling::SendAtSubscribeIfNew => is_new,
@@ -554,6 +652,7 @@ impl BrokerState {
                         retain: true,
                         subscription_identifiers: identifier.into_iter().collect(),
                         share: None,
+                        seq: 0,
                     };
                     if session.enqueue(delivery) == Enqueued::Dropped {
                         self.messages_dropped += 1;
@@ -587,7 +686,7 @@ impl BrokerState {
             .iter()
             .map(|filter| {
                 if let Some(session) = self.sessions.get_mut(client_id) {
-                    session.subscriptions.remove(filter);
+                    session.unsubscribed(filter);
                 }
                 if self.subscriptions.remove(filter, client_id) {
                     ReasonCode::Success
@@ -621,10 +720,11 @@ impl BrokerState {
         let mut wakes = Wakes::default();
         let expired = self.sessions.expired(now);
         for client_id in self.sessions.pending_wills_due(now).iter().chain(&expired) {
-            let pending = self
-                .sessions
-                .get_mut(client_id)
-                .and_then(|s| s.pending_will.take());
+            let pending = self.sessions.get_mut(client_id).and_then(|s| {
+                let pending = s.pending_will.take();
+                s.record_meta();
+                pending
+            });
             if let Some((will, _)) = pending {
                 wakes.extend(self.publish_will(&will, client_id, now));
             }

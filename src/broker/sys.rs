@@ -113,6 +113,7 @@ fn publish_sys(shared: &Shared) {
             properties: Properties::default(),
             origin: None,
             received_at: now,
+            store_id: Default::default(),
         };
         wakes.push(state.publish(Arc::new(message)));
     }

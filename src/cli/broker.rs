@@ -5,13 +5,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use super::exit::{Failure, FailureKind};
 use super::listeners::ListenerArgs;
 use crate::broker::auth::{AccessReloader, AuthConfig};
 use crate::broker::config::DEFAULT_MAX_PACKET_SIZE;
+use crate::broker::persist::{self, Durability, PersistenceConfig, StoreError};
 use crate::broker::session::SessionLimits;
 use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig, Reloader};
 
@@ -19,6 +20,11 @@ use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig, Reloader}
 ///
 /// Prints one line per listener with its URL (`mqtt://ADDRESS:PORT`) once it is bound;
 /// port 0 picks a free port. Stops cleanly on Ctrl-C or SIGTERM.
+///
+/// Sessions, queued and in-flight QoS 1/2 messages and retained messages are kept in a store
+/// in the data folder (--data; by default $XDG_DATA_HOME/mq, else ~/.local/share/mq), printed
+/// at start. With --persistence sync (the default) a PUBACK, PUBREC or SUBACK goes out only
+/// once the change is on disk, so nothing acknowledged is lost to a crash or kill -9.
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
     /// Port to listen on; 0 picks a free one.
@@ -78,11 +84,67 @@ pub struct BrokerArgs {
     /// 0x80 "unspecified error" (repeatable).
     #[arg(long, value_name = "FILTER", value_parser = parse_topic_filter)]
     pub refuse_subscribe: Vec<String>,
+    /// Folder for the store [default: $XDG_DATA_HOME/mq, else ~/.local/share/mq].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// sync: acknowledge only what is on disk; periodic: save every --autosave-interval
+    /// (a crash loses up to one interval, as Mosquitto's autosave); off: memory only.
+    #[arg(long, value_enum, default_value_t = PersistenceMode::Sync)]
+    pub persistence: PersistenceMode,
+    /// Seconds between saves with --persistence periodic.
+    #[arg(long, default_value_t = 60, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub autosave_interval: u64,
+    /// Report what the store in DIR holds (format version, sessions, queued messages,
+    /// retained messages), checking every record, then exit. Changes nothing.
+    #[arg(long, value_name = "DIR")]
+    pub check_store: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PersistenceMode {
+    Sync,
+    Periodic,
+    Off,
+}
+
+/// The per-user data folder (XDG Base Directory): `$XDG_DATA_HOME/mq`, else
+/// `$HOME/.local/share/mq`.
+fn default_data_dir() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_DATA_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".local/share"))
+        })
+        .map(|base| base.join("mq"))
 }
 
 impl BrokerArgs {
-    fn config(&self) -> BrokerConfig {
-        BrokerConfig {
+    fn persistence(&self) -> Result<Option<PersistenceConfig>, Failure> {
+        let durability = match self.persistence {
+            PersistenceMode::Off => return Ok(None),
+            PersistenceMode::Sync => Durability::Sync,
+            PersistenceMode::Periodic => {
+                Durability::Periodic(Duration::from_secs(self.autosave_interval))
+            }
+        };
+        let dir = match &self.data {
+            Some(dir) => dir.clone(),
+            None => default_data_dir().ok_or_else(|| {
+                Failure::new(
+                    FailureKind::Usage,
+                    "no data folder: HOME and XDG_DATA_HOME are unset; pass --data DIR or --persistence off",
+                )
+            })?,
+        };
+        Ok(Some(PersistenceConfig { dir, durability }))
+    }
+
+    fn config(&self) -> Result<BrokerConfig, Failure> {
+        Ok(BrokerConfig {
             listeners: vec![ListenerConfig::tcp(SocketAddr::new(self.bind, self.port))],
             session_limits: SessionLimits {
                 max_inflight: self.max_inflight_messages,
@@ -101,8 +163,9 @@ impl BrokerArgs {
             max_keepalive: self.max_keepalive,
             topic_alias_maximum: self.max_topic_alias,
             refused_filters: self.refuse_subscribe.clone(),
+            persistence: self.persistence()?,
             ..BrokerConfig::default()
-        }
+        })
     }
 }
 
@@ -112,7 +175,43 @@ fn parse_topic_filter(filter: &str) -> Result<String, String> {
         .map_err(|e| format!("not a valid topic filter: {e}"))
 }
 
+fn store_failure(e: StoreError) -> Failure {
+    Failure::new(FailureKind::General, e.to_string())
+}
+
+/// `--check-store DIR`: what the store holds, for people.
+fn check_store(dir: &std::path::Path) -> Result<(), Failure> {
+    let summary = persist::inspect(dir).map_err(store_failure)?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "store {} (format version {}, {} bytes): every record reads back\n\
+         sessions: {}\n\
+         subscriptions: {}\n\
+         queued messages: {} (in flight: {})\n\
+         stored messages (each payload once): {}\n\
+         inbound QoS 2 packet ids awaiting PUBREL: {}\n\
+         retained messages: {}\n\
+         sessions with a will: {}",
+        summary.path.display(),
+        summary.format_version,
+        summary.file_bytes,
+        summary.sessions,
+        summary.subscriptions,
+        summary.queued + summary.inflight,
+        summary.inflight,
+        summary.stored_messages,
+        summary.inbound_qos2,
+        summary.retained,
+        summary.pending_wills,
+    );
+    Ok(())
+}
+
 pub fn run(args: BrokerArgs) -> Result<(), Failure> {
+    if let Some(dir) = &args.check_store {
+        return check_store(dir);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -122,15 +221,17 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
                 format!("cannot start the runtime: {e}"),
             )
         })?;
-    let mut config = args.config();
+    let mut config = args.config()?;
     config
         .listeners
         .extend(args.listeners.listeners(args.bind)?);
     runtime.block_on(async {
+        let persistence = config.persistence.clone();
         let broker = Broker::bind(config).await.map_err(|e| {
             let kind = match e {
                 BrokerError::Access(_) => FailureKind::Usage,
                 BrokerError::Tls { .. } => FailureKind::Tls,
+                BrokerError::Store(_) | BrokerError::Writer(_) => FailureKind::General,
                 _ => FailureKind::Network,
             };
             Failure::new(kind, e.to_string())
@@ -140,8 +241,28 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         {
             let mut out = std::io::stdout().lock();
+            // The addresses first: scripts and tests read the first line for the port.
             for url in broker.urls() {
                 let _ = writeln!(out, "mq broker listening on {url}");
+            }
+            match &persistence {
+                Some(p) => {
+                    let mode = match p.durability {
+                        Durability::Sync => "sync".to_string(),
+                        Durability::Periodic(every) => {
+                            format!("periodic, every {}s", every.as_secs())
+                        }
+                    };
+                    let _ = writeln!(
+                        out,
+                        "mq broker data in {} (persistence {mode}; {} sessions restored)",
+                        p.dir.display(),
+                        broker.restored_sessions()
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "mq broker data in memory only (--persistence off)");
+                }
             }
             let _ = out.flush();
         }
@@ -155,8 +276,10 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
                 broker.reloader(),
             ));
         }
-        broker.run(shutdown).await;
-        Ok(())
+        broker
+            .run(shutdown)
+            .await
+            .map_err(|e| Failure::new(FailureKind::General, e.to_string()))
     })
 }
 

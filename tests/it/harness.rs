@@ -24,15 +24,28 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// `mq broker -p 0 --bind 127.0.0.1 -v`.
+    /// `mq broker -p 0 --bind 127.0.0.1 -v --persistence off`.
     pub fn start() -> Broker {
         Broker::start_with(&[])
     }
 
-    /// The default broker plus `extra` command-line arguments.
+    /// The default broker plus `extra` command-line arguments. Unless `extra` names
+    /// `--data` or `--persistence`, the broker keeps its state in memory only: tests must
+    /// not share (and lock) the per-user data folder.
     pub fn start_with(extra: &[&str]) -> Broker {
+        let chooses_store = extra.iter().any(|a| {
+            a.starts_with("--data")
+                || a.starts_with("--persistence")
+                || a.starts_with("--check-store")
+        });
+        let memory_only: &[&str] = if chooses_store {
+            &[]
+        } else {
+            &["--persistence", "off"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_mq"))
             .args(["broker", "-p", "0", "--bind", "127.0.0.1", "-v"])
+            .args(memory_only)
             .args(extra)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")

@@ -83,6 +83,7 @@ pub fn mq_broker_with(port: u16, extra: &[&str]) -> Broker {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(MQ)
         .args(["broker", "-p", &port.to_string(), "--sys-interval", "0"])
+        .args(["--persistence", "off"])
         .args(extra)
         .current_dir(dir.path())
         .stdout(Stdio::piped())
