@@ -236,9 +236,11 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
             };
             Failure::new(kind, e.to_string())
         })?;
-        // Before the addresses are printed: from then on a SIGHUP must reload, not kill.
+        // Before the addresses are printed: from then on a SIGHUP must reload, and a
+        // SIGTERM or SIGINT stop cleanly, rather than kill the process.
         #[cfg(unix)]
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let stop = StopSignals::install();
         {
             let mut out = std::io::stdout().lock();
             // The addresses first: scripts and tests read the first line for the port.
@@ -267,7 +269,7 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
             let _ = out.flush();
         }
         let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
+        tokio::spawn(stop.cancel_on_signal(shutdown.clone()));
         #[cfg(unix)]
         if let Some(hangup) = hangup {
             tokio::spawn(reload_on_hangup(
@@ -303,19 +305,57 @@ async fn reload_on_hangup(
     }
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
+/// SIGTERM and SIGINT (Ctrl-C), registered before the broker announces itself so that an
+/// early signal already means a clean stop.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                terminate: signal(SignalKind::terminate()).ok(),
+                interrupt: signal(SignalKind::interrupt()).ok(),
             }
-            shutdown.cancel();
-            return;
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    let _ = tokio::signal::ctrl_c().await;
-    shutdown.cancel();
+
+    async fn cancel_on_signal(self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        {
+            let terminate = async {
+                match self.terminate {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match self.interrupt {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = terminate => {}
+                _ = interrupt => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
+    }
 }

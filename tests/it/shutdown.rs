@@ -34,7 +34,6 @@ async fn sigterm_tells_v5_clients_server_shutting_down_and_exits_0() {
 /// address and only then spawns the task that installs the SIGTERM handler, so a SIGTERM
 /// in that window kills the process by the default action (no exit status).
 #[tokio::test]
-#[ignore = "broker bug: SIGTERM handler installed after the readiness line (src/cli/broker.rs)"]
 async fn sigterm_right_after_startup_exits_0() {
     let mut broker = Broker::start_with(&["--sys-interval", "1"]);
     broker.signal(libc::SIGTERM);
