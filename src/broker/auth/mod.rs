@@ -186,6 +186,10 @@ pub struct FilePolicy {
     anonymous: Anonymous,
     cache_key: [u8; 32],
     cache: Mutex<HashMap<String, CachedSuccess>>,
+    /// Held while a password hash is verified: one verification at a time leaves the other
+    /// core serving clients during a login storm, and logins that waited find a success
+    /// for the same credentials in the cache instead of hashing again.
+    verifying: Mutex<()>,
 }
 
 impl fmt::Debug for FilePolicy {
@@ -213,6 +217,7 @@ impl FilePolicy {
             acl,
             anonymous,
             cache_key,
+            verifying: Mutex::new(()),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -281,6 +286,10 @@ impl AccessControl for FilePolicy {
             });
         };
         let digest = self.digest(username, password);
+        if self.remembered(username, &digest, now) {
+            return Ok(());
+        }
+        let _turn = self.verifying.lock();
         if self.remembered(username, &digest, now) {
             return Ok(());
         }
