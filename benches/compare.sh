@@ -36,6 +36,11 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$MQ" ] || { echo "compare.sh: no mq binary at $MQ" >&2; exit 2; }
 [ -x "$BENCH" ] || { echo "compare.sh: no mq binary at $BENCH" >&2; exit 2; }
+# Builds before persistence have no --persistence flag and keep nothing anyway.
+MQ_MEMORY_ONLY=()
+if "$MQ" broker --help | grep -q -- '--persistence'; then
+    MQ_MEMORY_ONLY=(--persistence off)
+fi
 
 # 10,000 connections need 10,000 descriptors on each side, broker and bench.
 hard=$(ulimit -Hn)
@@ -92,10 +97,11 @@ EOF
         "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 &
         ;;
     mq)
-        # Mosquitto's limits above; $SYS every 10 s is both brokers' default.
+        # Mosquitto's limits above; $SYS every 10 s is both brokers' default. Mosquitto
+        # keeps no store by default (persistence false), so mq runs memory-only too.
         "$MQ" broker -p "$port" --bind 127.0.0.1 \
             --max-inflight-messages 65535 --max-queued-messages 100000 \
-            >"$WORK/broker.log" 2>&1 &
+            "${MQ_MEMORY_ONLY[@]}" >"$WORK/broker.log" 2>&1 &
         ;;
     esac
     BROKER_PID=$!
