@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mq_proto::{
-    encoded_len, Packet, PacketId, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode,
+    publish_encoded_len, Packet, PacketId, ProtocolVersion, PubResponse, Publish, QoS, ReasonCode,
     SubscriptionOptions, Will,
 };
 
@@ -387,9 +387,7 @@ impl Session {
                 continue;
             }
             let mut publish = publish_packet(&delivery, None, false, now);
-            if encoded_len(&Packet::Publish(publish.clone()), self.peer.protocol)
-                > self.peer.maximum_packet_size
-            {
+            if publish_encoded_len(&publish, self.peer.protocol) > self.peer.maximum_packet_size {
                 self.dropped += 1;
                 self.done(&delivery);
                 continue;

@@ -34,12 +34,18 @@ pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut BytesMut) {
 /// The size `packet` takes on the wire, so a sender can respect a peer's Maximum Packet Size.
 pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> usize {
     if let Packet::Publish(p) = packet {
-        let remaining = publish_remaining_len(p, version.is_v5());
-        return 1 + varint_len(remaining as u32) + remaining;
+        return publish_encoded_len(p, version);
     }
     let mut out = BytesMut::new();
     encode(packet, version, &mut out);
     out.len()
+}
+
+/// The size of a PUBLISH on the wire, computed without encoding it (the hot path checks
+/// every outgoing message against the peer's Maximum Packet Size).
+pub fn publish_encoded_len(publish: &Publish, version: ProtocolVersion) -> usize {
+    let remaining = publish_remaining_len(publish, version.is_v5());
+    1 + varint_len(remaining as u32) + remaining
 }
 
 fn header(out: &mut BytesMut, first: u8, remaining: usize) {

@@ -18,7 +18,7 @@ mod wire;
 
 pub use codec::{Codec, CodecState, Role, PROTOCOL_MAX_PACKET_SIZE};
 pub use decode::{decode, decode_body, peek_header, FixedHeader, PacketType};
-pub use encode::{encode, encoded_len};
+pub use encode::{encode, encoded_len, publish_encoded_len};
 pub use error::DecodeError;
 pub use packet::*;
 pub use properties::{Properties, PropertyContext};
