@@ -6,6 +6,7 @@ use std::time::Duration;
 use mq_proto::QoS;
 
 use super::auth::AuthConfig;
+use super::bridge::BridgeConfig;
 use super::persist::PersistenceConfig;
 use super::session::SessionLimits;
 use crate::net::tls::{PeerName, TlsSettings};
@@ -103,6 +104,8 @@ pub struct BrokerConfig {
     pub refused_filters: Vec<String>,
     /// Where sessions and retained messages are kept across restarts; `None`: memory only.
     pub persistence: Option<PersistenceConfig>,
+    /// Connections to other brokers (`[[bridge]]` / `connection NAME`).
+    pub bridges: Vec<BridgeConfig>,
 }
 
 /// 1 MiB: generous for MQTT payloads, small enough that a peer cannot make the broker
@@ -127,6 +130,7 @@ impl Default for BrokerConfig {
             topic_alias_maximum: 10,
             refused_filters: Vec::new(),
             persistence: None,
+            bridges: Vec::new(),
         }
     }
 }

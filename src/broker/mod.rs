@@ -2,6 +2,7 @@
 //! See ARCHITECTURE.md for the life of one PUBLISH.
 
 pub mod auth;
+pub mod bridge;
 pub mod config;
 mod connection;
 mod listener;
