@@ -106,11 +106,26 @@ pub struct BrokerConfig {
     pub persistence: Option<PersistenceConfig>,
     /// Connections to other brokers (`[[bridge]]` / `connection NAME`).
     pub bridges: Vec<BridgeConfig>,
+    /// Most levels in a Topic Name or Topic Filter; deeper ones are refused.
+    pub max_topic_levels: usize,
+    /// Most subscriptions one session may hold; more are refused (SUBACK 0x97 Quota exceeded in v5, 0x80 before).
+    pub max_subscriptions_per_client: usize,
+    /// Where the Prometheus text endpoint listens (`--metrics ADDR`); `None`: no endpoint.
+    pub metrics: Option<SocketAddr>,
+    /// Bytes of queued and retained messages the broker may hold; beyond it new publishes are
+    /// refused with Quota exceeded instead of the process growing. `None`: no limit.
+    pub max_memory: Option<u64>,
 }
 
 /// 1 MiB: generous for MQTT payloads, small enough that a peer cannot make the broker
 /// reserve much memory per connection.
 pub const DEFAULT_MAX_PACKET_SIZE: usize = 1024 * 1024;
+
+/// Far deeper than any real topic tree, shallow enough that matching stays cheap.
+pub const DEFAULT_MAX_TOPIC_LEVELS: usize = 128;
+
+/// Far more than any real client holds; bounds what one client can make the broker keep.
+pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT: usize = 10_000;
 
 impl Default for BrokerConfig {
     fn default() -> Self {
@@ -131,6 +146,10 @@ impl Default for BrokerConfig {
             refused_filters: Vec::new(),
             persistence: None,
             bridges: Vec::new(),
+            max_topic_levels: DEFAULT_MAX_TOPIC_LEVELS,
+            max_subscriptions_per_client: DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT,
+            metrics: None,
+            max_memory: None,
         }
     }
 }
