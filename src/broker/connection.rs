@@ -20,6 +20,7 @@ use mq_proto::{
 };
 
 use super::auth::{self, scram};
+use super::config_file::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
 use super::session::{PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{BrokerState, ConnectOutcome, Departure};
@@ -797,12 +798,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "No Local on a shared subscription [MQTT-3.8.3-4]",
                     ));
                 }
+                // Mosquitto's `log_type subscribe` line: client id, QoS, filter.
+                if tracing::enabled!(target: SUBSCRIBE_LOG_TARGET, tracing::Level::INFO) {
+                    for (filter, options) in &subscribe.filters {
+                        info!(target: SUBSCRIBE_LOG_TARGET, "{client_id} {} {filter}", options.qos as u8);
+                    }
+                }
                 let (ack, ticket) =
                     self.locked(|state| state.subscribe(client_id, &subscribe, now));
                 self.send_after(ticket, Packet::SubAck(ack));
                 Ok(true)
             }
             Packet::Unsubscribe(unsubscribe) => {
+                if tracing::enabled!(target: UNSUBSCRIBE_LOG_TARGET, tracing::Level::INFO) {
+                    for filter in &unsubscribe.filters {
+                        info!(target: UNSUBSCRIBE_LOG_TARGET, "{client_id} {filter}");
+                    }
+                }
                 let (ack, ticket) = self.locked(|state| state.unsubscribe(client_id, &unsubscribe));
                 self.send_after(ticket, Packet::UnsubAck(ack));
                 Ok(false)

@@ -205,13 +205,11 @@ async fn unsupported_mosquitto_options_are_warnings_with_their_line() {
     assert!(text(&check.stderr).contains("mosquitto.conf:3: mount_point: not supported by mq"));
 
     let broker = Broker::start_with(&["-c", utf8(&file)]);
-    assert!(
-        broker
-            .stderr()
-            .contains("mosquitto.conf:3: mount_point: not supported by mq"),
-        "{}",
-        broker.stderr()
-    );
+    wait_for_log(
+        &broker,
+        "mosquitto.conf:3: mount_point: not supported by mq",
+    )
+    .await;
 }
 
 #[test]
@@ -299,20 +297,20 @@ async fn log_dest_file_and_log_type_from_a_mosquitto_conf() {
         &dir,
         "mosquitto.conf",
         &format!(
-            "listener 0 127.0.0.1\nallow_anonymous true\nlog_dest file {}\nlog_type notice\n",
+            "listener 0 127.0.0.1\nallow_anonymous true\nlog_dest file {}\nlog_type notice\nlog_type subscribe\n",
             utf8(&log_file)
         ),
     );
     let broker = Broker::start_with(&["-c", utf8(&conf)]);
-    Raw::connect_v311(broker.addr(), "to-file")
-        .await
-        .disconnect()
-        .await;
+    let mut raw = Raw::connect_v311(broker.addr(), "to-file").await;
+    raw.subscribe(&[("logged/#", QoS::AtLeastOnce)]).await;
+    raw.disconnect().await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let logged = std::fs::read_to_string(&log_file).unwrap_or_default();
         if logged.contains("Client to-file disconnected.") {
             assert!(logged.contains("New client connected from"), "{logged}");
+            assert!(logged.contains("to-file 1 logged/#"), "{logged}");
             break;
         }
         assert!(
