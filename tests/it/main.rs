@@ -11,6 +11,7 @@ mod raw;
 
 mod auth;
 mod bench;
+mod config;
 mod connect;
 mod hostile;
 mod interop;
