@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use super::exit::{Failure, FailureKind};
 use super::listeners::ListenerArgs;
 use crate::broker::auth::{AccessReloader, AuthConfig};
-use crate::broker::config::DEFAULT_MAX_PACKET_SIZE;
+use crate::broker::config::{
+    DEFAULT_MAX_PACKET_SIZE, DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT, DEFAULT_MAX_TOPIC_LEVELS,
+};
 use crate::broker::persist::{self, Durability, PersistenceConfig, StoreError};
 use crate::broker::session::SessionLimits;
 use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig, Reloader};
@@ -95,6 +97,18 @@ pub struct BrokerArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub autosave_interval: u64,
+    /// Serve the broker's figures (those of $SYS) for Prometheus at http://ADDR/metrics,
+    /// e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Most levels in a topic name or filter: deeper PUBLISHes are refused (MQTT 5 0x90) and
+    /// deeper subscriptions get SUBACK 0x8F (0x80 in 3.1.1).
+    #[arg(long, default_value_t = DEFAULT_MAX_TOPIC_LEVELS, value_name = "N",
+          value_parser = parse_at_least_one)]
+    pub max_topic_levels: usize,
+    /// Most subscriptions one client may hold; more get SUBACK 0x97 Quota exceeded (0x80 in 3.1.1).
+    #[arg(long, default_value_t = DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT, value_name = "N")]
+    pub max_subscriptions: usize,
     /// Report what the store in DIR holds (format version, sessions, queued messages,
     /// retained messages), checking every record, then exit. Changes nothing.
     #[arg(long, value_name = "DIR")]
@@ -164,8 +178,19 @@ impl BrokerArgs {
             topic_alias_maximum: self.max_topic_alias,
             refused_filters: self.refuse_subscribe.clone(),
             persistence: self.persistence()?,
+            metrics: self.metrics,
+            max_topic_levels: self.max_topic_levels,
+            max_subscriptions_per_client: self.max_subscriptions,
             ..BrokerConfig::default()
         })
+    }
+}
+
+fn parse_at_least_one(n: &str) -> Result<usize, String> {
+    match n.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -246,6 +271,9 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
             // The addresses first: scripts and tests read the first line for the port.
             for url in broker.urls() {
                 let _ = writeln!(out, "mq broker listening on {url}");
+            }
+            if let Some(addr) = broker.metrics_addr() {
+                let _ = writeln!(out, "mq broker metrics on http://{addr}/metrics");
             }
             match &persistence {
                 Some(p) => {
