@@ -6,7 +6,7 @@
 //! - `--max-inflight-messages`: qos.rs `inflight_window_holds_back_messages_until_the_subscriber_acknowledges`,
 //!   v5.rs (Receive Maximum in CONNACK)
 //! - `--max-queued-messages`: sessions.rs `full_offline_queue_drops_the_overflow_delivers_the_rest_and_counts_the_drops`
-//! - `--max-packet-size`: protocol_errors.rs (DISCONNECT 0x95 in v5, close in 3.1.1)
+//! - `--max-packet-size` in 3.1.1 (the connection closes): protocol_errors.rs
 //! - `--max-keepalive` for v5 (Server Keep Alive): v5.rs `connack_tells_a_v5_client_the_brokers_limits_and_its_assigned_identifier`
 
 use mq_proto::{Bytes, Connect, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode};
@@ -202,4 +202,30 @@ async fn keep_alive_above_max_keepalive_refuses_a_311_client() {
     let mut connect = connect_packet("awake");
     connect.keep_alive = 60;
     Raw::connect(broker.addr(), connect).await;
+}
+
+#[tokio::test]
+async fn packet_over_max_packet_size_gets_disconnect_0x95_in_v5() {
+    let broker = Broker::start_with(&["--max-packet-size", "1024"]);
+    let (mut raw, ack) = Raw::connect(broker.addr(), v5("big")).await;
+    // CONNACK tells a v5 client the limit, so it has no excuse.
+    assert_eq!(ack.properties.maximum_packet_size, Some(1024));
+    raw.send(&Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: "big".into(),
+        packet_id: None,
+        properties: Properties::default(),
+        payload: Bytes::from(vec![b'x'; 2000]),
+    }))
+    .await;
+    let last = raw.expect_closed().await;
+    assert!(
+        matches!(
+            last.as_slice(),
+            [Packet::Disconnect(d)] if d.reason_code == ReasonCode::PacketTooLarge
+        ),
+        "{last:?}"
+    );
 }
