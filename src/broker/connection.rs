@@ -280,6 +280,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
+        // Counted as handed to the socket, so the counters never wait for the next round.
+        self.tally.bytes_sent += self.write_buf.len() as u64;
         self.tally.flush_into(&self.shared.stats);
         if self.write_buf.is_empty() {
             return Ok(());
@@ -289,7 +291,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Ok(()) => self.stream.flush().await,
             Err(e) => Err(e),
         };
-        self.tally.bytes_sent += self.write_buf.len() as u64;
         self.write_buf.clear();
         // Give back a buffer grown by a burst rather than keep it for an idle connection.
         if self.write_buf.capacity() > 4 * WRITE_BATCH_BYTES {
