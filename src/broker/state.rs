@@ -118,6 +118,13 @@ pub struct BrokerState {
     journal: Journal,
 }
 
+/// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)?
+fn is_sys(topic: &str) -> bool {
+    topic
+        .strip_prefix("$SYS")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublishRefused(pub ReasonCode);
@@ -303,7 +310,7 @@ impl BrokerState {
                 client_id: &client_id,
                 username: connect.username.as_deref(),
             };
-            if !self.access.authorize(&client, &will.topic, Access::Write) {
+            if is_sys(&will.topic) || !self.access.authorize(&client, &will.topic, Access::Write) {
                 info!(
                     "{client_id}: refused: the ACL does not let it write its Will Topic '{}'",
                     will.topic
@@ -574,6 +581,12 @@ impl BrokerState {
                 self.config.max_topic_levels
             );
             Some(ReasonCode::TopicNameInvalid)
+        } else if is_sys(&publish.topic) {
+            info!(
+                "{client_id}: PUBLISH to '{}' refused: the $SYS tree is the broker's",
+                publish.topic
+            );
+            Some(ReasonCode::NotAuthorized)
         } else if !self.may(client_id, &publish.topic, Access::Write) {
             info!(
                 "{client_id}: PUBLISH to '{}' denied by the ACL",

@@ -409,3 +409,34 @@ async fn sys_tree_covers_every_topic_mosquitto_publishes_in_the_same_formats() {
          Mosquitto: {theirs:#?}\nmq: {ours:#?}"
     );
 }
+
+#[tokio::test]
+async fn clients_cannot_publish_into_the_sys_tree() {
+    let broker = Broker::start_with(&["--sys-interval", "1"]);
+    let mut connect = connect_packet("forger");
+    connect.protocol = ProtocolVersion::V5;
+    let (mut forger, _) = Raw::connect(broker.addr(), connect).await;
+    forger
+        .send(&mq_proto::Packet::Publish(mq_proto::Publish {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            topic: "$SYS/broker/version".into(),
+            packet_id: Some(crate::raw::pid(1)),
+            properties: Properties::default(),
+            payload: mq_proto::Bytes::from_static(b"forged"),
+        }))
+        .await;
+    match forger.recv_control().await {
+        mq_proto::Packet::PubAck(ack) => {
+            assert_eq!(ack.reason_code, mq_proto::ReasonCode::NotAuthorized)
+        }
+        other => panic!("expected PUBACK, got {other:?}"),
+    }
+    let mut sys = SysView::new(&broker).await;
+    sys.settle(1).await;
+    assert_eq!(
+        sys.values["$SYS/broker/version"],
+        format!("mq version {}", env!("CARGO_PKG_VERSION"))
+    );
+}
