@@ -25,7 +25,7 @@ use super::config_file::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
 use super::session::{Awaiting, PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{BrokerState, ConnectOutcome, Departure};
-use super::stats::Stats;
+use super::stats::{Stats, Tally};
 use super::Shared;
 
 /// Stop filling the write buffer past this; the rest waits for the next round.
@@ -93,6 +93,14 @@ struct Connection<S> {
     /// PUBACKs and PUBCOMPs read but not yet applied: they answer nothing, so the ones
     /// of one read are applied under one lock, before any other packet is handled.
     acks: Vec<(PacketId, Awaiting)>,
+    /// Traffic counted since the last flush, added to the shared counters in one go.
+    tally: Tally,
+}
+
+impl<S> Drop for Connection<S> {
+    fn drop(&mut self) {
+        self.tally.flush_into(&self.shared.stats);
+    }
 }
 
 /// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
@@ -147,6 +155,7 @@ pub(crate) async fn serve<S>(
         identity,
         held: VecDeque::new(),
         acks: Vec::new(),
+        tally: Tally::default(),
     };
     let connect_timeout = connection.shared.config.connect_timeout;
     let connect = tokio::select! {
@@ -179,7 +188,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn read_packet(&mut self) -> Result<Packet, Close> {
         loop {
             match self.codec.decode(&mut self.read_buf) {
-                Ok(Some(packet)) => return Ok(packet),
+                Ok(Some(packet)) => {
+                    self.tally.received(&packet);
+                    return Ok(packet);
+                }
                 Ok(None) => {}
                 Err(e) => return Err(Close::ProtocolError(e)),
             }
@@ -263,7 +275,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match self.stream.read_buf(&mut self.read_buf).await {
             Ok(0) => Ok(false),
             Ok(n) => {
-                Stats::add(&self.shared.stats.bytes_received, n as u64);
+                self.tally.bytes_received += n as u64;
                 Ok(true)
             }
             Err(e) => {
@@ -274,6 +286,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
+        // Counted as handed to the socket, so the counters never wait for the next round.
+        self.tally.bytes_sent += self.write_buf.len() as u64;
+        self.tally.flush_into(&self.shared.stats);
         if self.write_buf.is_empty() {
             return Ok(());
         }
@@ -282,7 +297,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Ok(()) => self.stream.flush().await,
             Err(e) => Err(e),
         };
-        Stats::add(&self.shared.stats.bytes_sent, self.write_buf.len() as u64);
         self.write_buf.clear();
         // Give back a buffer grown by a burst rather than keep it for an idle connection.
         if self.write_buf.capacity() > 4 * WRITE_BATCH_BYTES {
@@ -311,6 +325,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     fn send(&mut self, packet: &Packet) {
+        self.tally.sent(packet);
         self.codec.encode(packet, &mut self.write_buf);
     }
 
@@ -650,6 +665,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             loop {
                 match self.codec.decode(&mut self.read_buf) {
                     Ok(Some(packet)) => {
+                        self.tally.received(&packet);
                         // Before routing the first PUBLISH of this read, let every other
                         // ready connection run: a SUBSCRIBE that reached the broker just
                         // before this PUBLISH on another connection then takes effect
@@ -701,7 +717,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             batch
         });
         self.acks = acks;
-        Stats::add(&self.shared.stats.messages_sent, batch.len() as u64);
         // A QoS 1/2 PUBLISH goes out once its Packet Identifier is committed, so a restart
         // resends it with the same identifier and DUP rather than as a new message.
         for mut publish in batch {
@@ -725,7 +740,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let now = std::time::Instant::now();
         match packet {
             Packet::Publish(mut publish) => {
-                Stats::add(&self.shared.stats.messages_received, 1);
                 self.resolve_topic_alias(&mut publish)?;
                 if !publish.properties.subscription_identifiers.is_empty() {
                     return Err(Close::Refused(

@@ -16,6 +16,7 @@ mod connect;
 mod hostile;
 mod interop;
 mod lifecycle;
+mod limits;
 mod persistence;
 mod protocol_errors;
 mod qos;
