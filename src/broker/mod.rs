@@ -56,6 +56,8 @@ pub enum BrokerError {
     Store(#[from] StoreError),
     #[error("cannot start the store writer: {0}")]
     Writer(io::Error),
+    #[error(transparent)]
+    Bridge(#[from] bridge::BridgeConfigError),
 }
 
 /// What every connection task shares.
@@ -90,6 +92,9 @@ pub struct Broker {
 
 impl Broker {
     pub async fn bind(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        for bridge in &config.bridges {
+            bridge.validate()?;
+        }
         let mut listeners = Vec::new();
         for listener in &config.listeners {
             let transport = Transport::load(listener).map_err(|source| BrokerError::Tls {
@@ -228,6 +233,13 @@ impl Broker {
             ));
         }
         tracker.spawn(sys::housekeeping(self.shared.clone(), shutdown.clone()));
+        for bridge in &self.shared.config.bridges {
+            tracker.spawn(bridge::run(
+                self.shared.clone(),
+                bridge.clone(),
+                shutdown.clone(),
+            ));
+        }
         shutdown.cancelled().await;
         tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
