@@ -11,6 +11,7 @@ mod raw;
 
 mod auth;
 mod bench;
+mod bridge;
 mod connect;
 mod hostile;
 mod interop;

@@ -291,8 +291,11 @@ async fn link(
                             pull = true;
                         }
                     }
-                    Event::SubAck { codes, .. } if codes.iter().any(|c| *c >= 0x80) => {
-                        warn!("bridge {}: {address} refused some incoming topics (codes {codes:?})", bridge.name);
+                    Event::SubAck { codes, .. } => {
+                        if codes.iter().any(|c| *c >= 0x80) {
+                            warn!("bridge {}: {address} refused some incoming topics (codes {codes:?})", bridge.name);
+                        }
+                        local.notify_state(true);
                     }
                     _ => {}
                 }
@@ -324,7 +327,7 @@ async fn link(
 }
 
 /// What a fresh link does once connected, as Mosquitto's `bridge__on_connect`: tell both
-/// sides the link is up, subscribe to the incoming topics there (and drop outgoing-only
+/// sides the link is up (here: after the SUBACK when there is a SUBSCRIBE), subscribe to the incoming topics there (and drop outgoing-only
 /// ones a persistent remote session may still hold), and queue the retained messages of
 /// the outgoing topics.
 async fn start(
@@ -345,7 +348,6 @@ async fn start(
             .await?;
         in_flight.unnumbered.push_back(None);
     }
-    local.notify_state(true);
     let incoming: Vec<Subscription> = bridge
         .topics
         .iter()
@@ -359,7 +361,11 @@ async fn start(
             retain_handling: client::RetainHandling::OnSubscribe,
         })
         .collect();
-    if !incoming.is_empty() {
+    if incoming.is_empty() {
+        local.notify_state(true);
+    } else {
+        // The link is announced up here once the remote has acknowledged the
+        // subscriptions (SUBACK), so whoever waits for `1` can rely on them.
         client.subscribe(&incoming, &Default::default()).await?;
     }
     for topic in bridge.topics.iter().filter(|t| !t.is_in()) {
