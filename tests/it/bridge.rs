@@ -314,3 +314,24 @@ async fn a_bridge_reaches_the_remote_over_tls() {
         .await;
     assert_eq!(text(&near.recv_on("secure/in").await), "reply");
 }
+
+#[tokio::test]
+async fn a_remote_that_refuses_the_bridge_flag_is_bridged_without_it() {
+    // mq broker itself does not take bit 0x80 of the protocol level: it answers
+    // "unacceptable protocol version", and the bridge tries again without the bit.
+    let remote = Broker::start();
+    let (broker, _conf) = bridged_to(&remote.addr().to_string(), "topic t out 1");
+    let _watcher = wait_until_linked(&broker).await;
+    let mut far = Mqtt::connect(&remote, "far").await;
+    far.subscribe("t", QoS::AtLeastOnce).await;
+    local_client(&broker, "near")
+        .await
+        .publish("t", QoS::AtLeastOnce, false, "to another mq")
+        .await;
+    assert_eq!(text(&far.recv().await), "to another mq");
+    assert!(
+        broker.stderr().contains("trying without it"),
+        "{}",
+        broker.stderr()
+    );
+}
