@@ -335,3 +335,31 @@ async fn a_remote_that_refuses_the_bridge_flag_is_bridged_without_it() {
         broker.stderr()
     );
 }
+
+#[tokio::test]
+async fn without_round_robin_the_bridge_returns_to_the_first_address_once_it_is_back() {
+    let test = "without_round_robin_the_bridge_returns_to_the_first_address_once_it_is_back";
+    let Some(mut primary) = mosquitto(test) else {
+        return;
+    };
+    let Some(secondary) = mosquitto(test) else {
+        return;
+    };
+    primary.stop();
+    let (broker, _conf) = bridged_to(
+        &format!("127.0.0.1:{} 127.0.0.1:{}", primary.port, secondary.port),
+        "topic t out 1",
+    );
+    let mut watcher = wait_until_linked(&broker).await;
+    primary.start_again();
+    // The bridge checks every 2 s whether the first address answers, then moves there.
+    link_state(&mut watcher, "0").await;
+    link_state(&mut watcher, "1").await;
+    let mut far = remote_client(primary.port, "far").await;
+    far.subscribe("t", QoS::AtLeastOnce).await;
+    local_client(&broker, "near")
+        .await
+        .publish("t", QoS::AtLeastOnce, false, "back home")
+        .await;
+    assert_eq!(text(&far.recv().await), "back home");
+}
