@@ -58,6 +58,8 @@ pub enum BrokerError {
     Store(#[from] StoreError),
     #[error("cannot start the store writer: {0}")]
     Writer(io::Error),
+    #[error(transparent)]
+    Bridge(#[from] bridge::BridgeConfigError),
 }
 
 /// What every connection task shares.
@@ -94,6 +96,9 @@ pub struct Broker {
 
 impl Broker {
     pub async fn bind(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        for bridge in &config.bridges {
+            bridge.validate()?;
+        }
         let mut listeners = Vec::new();
         for listener in &config.listeners {
             let transport = Transport::load(listener).map_err(|source| BrokerError::Tls {
@@ -251,6 +256,13 @@ impl Broker {
                 listener,
                 self.shared.clone(),
                 tracker.clone(),
+                shutdown.clone(),
+            ));
+        }
+        for bridge in &self.shared.config.bridges {
+            tracker.spawn(bridge::run(
+                self.shared.clone(),
+                bridge.clone(),
                 shutdown.clone(),
             ));
         }

@@ -3,7 +3,7 @@
 //! subscriptions and wills. Synchronous and socket-free; connection tasks call it under
 //! one lock and do the I/O themselves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -116,6 +116,8 @@ pub struct BrokerState {
     access: Arc<dyn AccessControl>,
     /// Where changes to durable state are recorded for the store (disabled: memory only).
     journal: Journal,
+    /// The local sessions of bridges: as in Mosquitto, the access rules do not apply to them.
+    bridges: HashSet<Arc<str>>,
 }
 
 /// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)?
@@ -143,7 +145,13 @@ impl BrokerState {
             share_cursors: HashMap::new(),
             access: Arc::new(AllowAll),
             journal: Journal::disabled(),
+            bridges: HashSet::new(),
         }
+    }
+
+    /// Marks `client_id` as a bridge's local session, exempt from the access rules.
+    pub fn trust_bridge(&mut self, client_id: Arc<str>) {
+        self.bridges.insert(client_id);
     }
 
     /// A state whose durable changes go to `journal`.
@@ -538,7 +546,9 @@ impl BrokerState {
             client_id,
             username: session.username.as_deref(),
         };
-        if !self.access.authorize(&client, &message.topic, Access::Read) {
+        if !self.access.authorize(&client, &message.topic, Access::Read)
+            && !self.bridges.contains(client_id)
+        {
             return;
         }
         let delivery = Delivery {
@@ -686,7 +696,9 @@ impl BrokerState {
                 username: username.as_deref(),
             };
             // 0x87 Not authorized; 3.1.1 clients see 0x80 Failure.
-            if !self.access.authorize_subscription(&client, unshared) {
+            if !self.access.authorize_subscription(&client, unshared)
+                && !self.bridges.contains(client_id)
+            {
                 info!("{client_id}: SUBSCRIBE to '{filter}' denied by the ACL");
                 reason_codes.push(ReasonCode::NotAuthorized);
                 continue;
@@ -715,7 +727,9 @@ impl BrokerState {
             };
             if send_retained && !shared {
                 for message in self.retained.matching(filter, now) {
-                    if !self.access.authorize(&client, &message.topic, Access::Read) {
+                    if !self.access.authorize(&client, &message.topic, Access::Read)
+                        && !self.bridges.contains(client_id)
+                    {
                         continue;
                     }
                     let delivery = Delivery {

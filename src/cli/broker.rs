@@ -441,6 +441,7 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
         let broker = Broker::bind(config).await.map_err(|e| {
             let kind = match e {
                 BrokerError::Access(_) => FailureKind::Usage,
+                BrokerError::Bridge(_) => FailureKind::Usage,
                 BrokerError::Tls { .. } => FailureKind::Tls,
                 BrokerError::Store(_) | BrokerError::Writer(_) => FailureKind::General,
                 _ => FailureKind::Network,

@@ -12,6 +12,7 @@ mod raw;
 mod auth;
 mod bench;
 mod config;
+mod bridge;
 mod connect;
 mod hostile;
 mod interop;
