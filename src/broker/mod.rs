@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod config;
 mod connection;
 mod listener;
+pub mod memory;
 pub mod message;
 pub mod persist;
 pub mod retained;

@@ -54,6 +54,11 @@ pub struct BrokerArgs {
     /// Payload bytes queued per session; 0 for no byte limit.
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
     pub max_queued_bytes: usize,
+    /// Bytes of queued, in-flight and retained messages the broker may hold; beyond it new
+    /// publishes are refused (MQTT 5: 0x97 Quota exceeded; MQTT 3: QoS 0 dropped, QoS 1/2
+    /// close the connection unacknowledged). Default: no limit.
+    #[arg(long, value_name = "BYTES")]
+    pub max_memory: Option<u64>,
     /// Seconds a new connection has to send CONNECT.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub connect_timeout: u64,
@@ -164,6 +169,7 @@ impl BrokerArgs {
             topic_alias_maximum: self.max_topic_alias,
             refused_filters: self.refuse_subscribe.clone(),
             persistence: self.persistence()?,
+            max_memory: self.max_memory,
             ..BrokerConfig::default()
         })
     }
