@@ -15,6 +15,7 @@ mod connect;
 mod hostile;
 mod interop;
 mod lifecycle;
+mod overload;
 mod persistence;
 mod protocol_errors;
 mod qos;
