@@ -1,6 +1,6 @@
 //! Writes the seed inputs of the broker's fuzz targets in `fuzz/broker/`: password files
-//! with a hash of every kind, ACL files with client, topic and filter, and one store record
-//! of every kind and state.
+//! with a hash of every kind, ACL files with client, topic and filter, one store record
+//! of every kind and state, and config files in both formats.
 //!
 //! Run from the repository root after a file format changes:
 //!
@@ -54,6 +54,39 @@ const ACL_FILES: &[(&str, &str)] = &[
         "# only anonymous rules\ntopic a/b\ntopic write c/+/d\n\0anon\0\0a/b\0a/#",
     ),
 ];
+
+/// A mosquitto.conf with global options, listeners of every kind and a bridge.
+const MOSQUITTO_CONF: &str = "\
+per_listener_settings false
+allow_anonymous false
+password_file /etc/mosquitto/passwd
+persistence true
+persistence_location /var/lib/mosquitto/
+max_inflight_messages 10
+max_queued_messages 500
+memory_limit 1000000
+sys_interval 30
+log_dest stdout
+log_type error
+
+listener 1883 127.0.0.1
+max_connections 100
+
+listener 8883
+cafile ca.crt
+certfile server.crt
+keyfile server.key
+require_certificate true
+use_identity_as_username true
+
+listener 9001
+protocol websockets
+
+connection cloud
+address remote.example:1884
+topic sensors/# out 1 local/ remote/
+remote_clientid edge-1
+";
 
 fn id(value: u16) -> NonZeroU16 {
     NonZeroU16::new(value).unwrap_or(NonZeroU16::MIN)
@@ -167,5 +200,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (name, bytes) in records() {
         write("record", &format!("{name}.bin"), &bytes)?;
     }
+    // The first byte picks the reader: even for TOML, odd for mosquitto.conf.
+    let toml = mq::broker::config_file::annotated_example();
+    write(
+        "config",
+        "mq-example.toml",
+        &[b"\0", toml.as_bytes()].concat(),
+    )?;
+    write(
+        "config",
+        "mosquitto.conf",
+        &[b"\x01", MOSQUITTO_CONF.as_bytes()].concat(),
+    )?;
     Ok(())
 }
