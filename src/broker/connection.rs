@@ -773,12 +773,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let (result, ticket) = self.locked(|state| {
                     state.client_publish(client_id, &publish, receive_maximum, now)
                 });
-                let (ack, wakes) = result.map_err(|refused| {
-                    Close::Refused(
-                        refused.0,
-                        "more QoS 2 messages unreleased than Receive Maximum allows",
-                    )
-                })?;
+                let (ack, wakes) =
+                    result.map_err(|refused| Close::Refused(refused.0, refused.why()))?;
                 wakes.notify();
                 if let Some(ack) = ack {
                     self.send_after(ticket, ack);

@@ -26,9 +26,21 @@ impl Message {
     /// a whole read buffer alive.
     /// Topic Aliases must already be resolved into `publish.topic`.
     pub fn from_publish(publish: &Publish, origin: Option<Arc<str>>, now: Instant) -> Message {
+        let payload = Bytes::copy_from_slice(&publish.payload);
+        Message::with_payload(publish, payload, origin, now)
+    }
+
+    /// As [`Message::from_publish`], with the payload already copied (by the memory limit,
+    /// which charges the copy).
+    pub fn with_payload(
+        publish: &Publish,
+        payload: Bytes,
+        origin: Option<Arc<str>>,
+        now: Instant,
+    ) -> Message {
         Message {
             topic: ByteString::from(&*publish.topic),
-            payload: Bytes::copy_from_slice(&publish.payload),
+            payload,
             qos: publish.qos,
             retain: publish.retain,
             properties: application_properties(&publish.properties),

@@ -7,6 +7,7 @@ pub mod config;
 pub mod config_file;
 mod connection;
 mod listener;
+pub mod memory;
 pub mod message;
 mod metrics;
 pub mod persist;

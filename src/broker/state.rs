@@ -16,6 +16,7 @@ use tracing::info;
 
 use super::auth::{Access, AccessControl, AllowAll, Client};
 use super::config::BrokerConfig;
+use super::memory::MemoryLimit;
 use super::message::{Delivery, Message};
 use super::persist::journal::{Change, Journal};
 use super::persist::Recovered;
@@ -118,6 +119,8 @@ pub struct BrokerState {
     journal: Journal,
     /// The local sessions of bridges: as in Mosquitto, the access rules do not apply to them.
     bridges: HashSet<Arc<str>>,
+    /// Bytes held by messages, against `--max-memory`.
+    memory: MemoryLimit,
 }
 
 /// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)?
@@ -131,10 +134,31 @@ fn is_sys(topic: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PublishRefused(pub ReasonCode);
 
+impl PublishRefused {
+    /// The reason in words, for the log.
+    pub fn why(self) -> &'static str {
+        match self.0 {
+            ReasonCode::QuotaExceeded => {
+                "the broker holds --max-memory bytes of messages; an MQTT 3 client cannot be told so per message"
+            }
+            _ => "more QoS 2 messages unreleased than Receive Maximum allows",
+        }
+    }
+}
+
+/// The acknowledgement that refuses `publish` with `code` (v5 only); none for QoS 0.
+fn refused_ack(publish: &Publish, code: ReasonCode) -> Option<Packet> {
+    let refused = |id| PubResponse::with_reason(id, code);
+    match (publish.qos, publish.packet_id) {
+        (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(refused(id))),
+        (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(refused(id))),
+        _ => None,
+    }
+}
+
 impl BrokerState {
     pub fn new(config: Arc<BrokerConfig>, sessions: Box<dyn SessionStore>) -> BrokerState {
         BrokerState {
-            config,
             sessions,
             links: HashMap::new(),
             subscriptions: SubscriptionTree::default(),
@@ -146,6 +170,8 @@ impl BrokerState {
             access: Arc::new(AllowAll),
             journal: Journal::disabled(),
             bridges: HashSet::new(),
+            memory: MemoryLimit::new(config.max_memory),
+            config,
         }
     }
 
@@ -571,6 +597,12 @@ impl BrokerState {
         }
     }
 
+    fn is_v5(&self, client_id: &str) -> bool {
+        self.sessions
+            .get(client_id)
+            .is_some_and(|s| s.protocol() == ProtocolVersion::V5)
+    }
+
     /// Handles a PUBLISH from `client_id`; returns the acknowledgement to send, if any.
     /// `receive_maximum` is what the broker told a v5 client in CONNACK; a client with
     /// more QoS 2 messages unreleased gets DISCONNECT 0x93 ([MQTT-3.3.4-9]).
@@ -607,28 +639,31 @@ impl BrokerState {
         };
         let allowed = refusal.is_none();
         if let Some(reason) = refusal {
-            let v5 = self
-                .sessions
-                .get(client_id)
-                .is_some_and(|s| s.protocol() == ProtocolVersion::V5);
-            if v5 {
-                let refused = |id| PubResponse::with_reason(id, reason);
-                return Ok(match (publish.qos, publish.packet_id) {
-                    (QoS::AtLeastOnce, Some(id)) => {
-                        (Some(Packet::PubAck(refused(id))), Wakes::default())
-                    }
-                    (QoS::ExactlyOnce, Some(id)) => {
-                        (Some(Packet::PubRec(refused(id))), Wakes::default())
-                    }
-                    _ => (None, Wakes::default()),
-                });
+            if self.is_v5(client_id) {
+                return Ok((refused_ack(publish, reason), Wakes::default()));
             }
+        }
+        // Over --max-memory nothing new is kept, except an empty retained message, which
+        // only frees memory. QoS 0 is dropped and counted; v5 QoS 1/2 is refused with 0x97
+        // Quota exceeded; a 3.x client cannot be refused one message, so its connection
+        // closes unacknowledged and the message comes again once it reconnects.
+        let frees_memory = publish.retain && publish.payload.is_empty();
+        if allowed && !frees_memory && self.memory.is_exceeded() {
+            self.messages_dropped += 1;
+            if publish.qos == QoS::AtMostOnce || self.is_v5(client_id) {
+                return Ok((
+                    refused_ack(publish, ReasonCode::QuotaExceeded),
+                    Wakes::default(),
+                ));
+            }
+            return Err(PublishRefused(ReasonCode::QuotaExceeded));
         }
         let route = |state: &mut BrokerState| {
             if !allowed {
                 return Wakes::default();
             }
-            let message = Message::from_publish(publish, Some(client_id.clone()), now);
+            let payload = state.memory.payload(&publish.topic, &publish.payload);
+            let message = Message::with_payload(publish, payload, Some(client_id.clone()), now);
             state.publish(Arc::new(message))
         };
         Ok(match (publish.qos, publish.packet_id) {

@@ -20,6 +20,22 @@ impl Node {
     fn is_empty(&self) -> bool {
         self.children.is_empty() && self.subscribers.is_empty() && self.groups.is_empty()
     }
+
+    /// Nothing here but the one branch below.
+    fn holds_only_one_branch(&self) -> bool {
+        self.children.len() == 1 && self.subscribers.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// A filter may have 65,535 levels: the default drop would recurse once per level and
+/// overflow the stack, so branches are taken apart with a heap stack instead.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut below: Vec<Node> = self.children.drain().map(|(_, node)| node).collect();
+        while let Some(mut node) = below.pop() {
+            below.extend(node.children.drain().map(|(_, node)| node));
+        }
+    }
 }
 
 /// The members of one `$share/{ShareName}/{filter}`, in the order they joined.
@@ -171,49 +187,86 @@ fn split_shared(filter: &str) -> (Option<&str>, &str) {
     }
 }
 
-fn remove_at(node: &mut Node, levels: &[&str], share: Option<&str>, client_id: &str) -> bool {
-    let Some((first, rest)) = levels.split_first() else {
-        let Some(share_name) = share else {
-            return node.subscribers.remove(client_id).is_some();
-        };
-        let Some(group) = node.groups.get_mut(share_name) else {
+/// Removes the subscription at `levels` and prunes the branch it leaves empty. Loops, not
+/// recursion: a filter may have 65,535 levels, too deep for the stack.
+fn remove_at(root: &mut Node, levels: &[&str], share: Option<&str>, client_id: &str) -> bool {
+    let mut node = &mut *root;
+    for level in levels {
+        let Some(child) = node.children.get_mut(*level) else {
             return false;
         };
-        let before = group.members.len();
-        group.members.retain(|(id, _)| &**id != client_id);
-        let removed = group.members.len() < before;
-        if group.members.is_empty() {
-            node.groups.remove(share_name);
-        }
+        node = child;
+    }
+    let removed = remove_subscriber(node, share, client_id);
+
+    // The highest node on the path that holds nothing but the emptied branch goes with it.
+    let mut path = Vec::with_capacity(levels.len() + 1);
+    let mut node = &*root;
+    path.push(node);
+    for level in levels {
+        let Some(child) = node.children.get(*level) else {
+            return removed;
+        };
+        node = child;
+        path.push(node);
+    }
+    if !node.is_empty() {
         return removed;
+    }
+    let mut first_gone = levels.len();
+    while first_gone > 1 && path[first_gone - 1].holds_only_one_branch() {
+        first_gone -= 1;
+    }
+    let mut parent = &mut *root;
+    for level in &levels[..first_gone - 1] {
+        let Some(child) = parent.children.get_mut(*level) else {
+            return removed;
+        };
+        parent = child;
+    }
+    parent.children.remove(levels[first_gone - 1]);
+    removed
+}
+
+fn remove_subscriber(node: &mut Node, share: Option<&str>, client_id: &str) -> bool {
+    let Some(share_name) = share else {
+        return node.subscribers.remove(client_id).is_some();
     };
-    let Some(child) = node.children.get_mut(*first) else {
+    let Some(group) = node.groups.get_mut(share_name) else {
         return false;
     };
-    let removed = remove_at(child, rest, share, client_id);
-    if child.is_empty() {
-        node.children.remove(*first);
+    let before = group.members.len();
+    group.members.retain(|(id, _)| &**id != client_id);
+    let removed = group.members.len() < before;
+    if group.members.is_empty() {
+        node.groups.remove(share_name);
     }
     removed
 }
 
-fn collect(node: &Node, levels: &[&str], skip_wildcards: bool, found: &mut Matches) {
-    if !skip_wildcards {
-        // `#` also matches the parent level ("sport/#" matches "sport").
-        if let Some(hash) = node.children.get("#") {
-            add(hash, found);
+/// Adds to `found` every subscription under `root` that matches the Topic Name `levels`.
+/// Depth first with a heap stack, in the order recursion would take: a Topic Name may
+/// have 65,535 levels, too deep for the thread's stack.
+fn collect(root: &Node, levels: &[&str], dollar: bool, found: &mut Matches) {
+    let mut stack = vec![(root, 0, dollar)];
+    while let Some((node, depth, skip_wildcards)) = stack.pop() {
+        if !skip_wildcards {
+            // `#` also matches the parent level ("sport/#" matches "sport").
+            if let Some(hash) = node.children.get("#") {
+                add(hash, found);
+            }
         }
-    }
-    let Some((first, rest)) = levels.split_first() else {
-        add(node, found);
-        return;
-    };
-    if let Some(child) = node.children.get(*first) {
-        collect(child, rest, false, found);
-    }
-    if !skip_wildcards {
-        if let Some(plus) = node.children.get("+") {
-            collect(plus, rest, false, found);
+        let Some(level) = levels.get(depth) else {
+            add(node, found);
+            continue;
+        };
+        if !skip_wildcards {
+            if let Some(plus) = node.children.get("+") {
+                stack.push((plus, depth + 1, false));
+            }
+        }
+        if let Some(child) = node.children.get(*level) {
+            stack.push((child, depth + 1, false));
         }
     }
 }
@@ -290,6 +343,42 @@ mod tests {
         assert!(!t.remove("a/b/c", "c"));
         assert!(t.root.children.is_empty());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn pruning_stops_at_the_first_node_that_holds_something_else() {
+        let mut t = tree(&[
+            ("c", "a/b/c/d", QoS::AtMostOnce),
+            ("c", "a/x", QoS::AtMostOnce),
+            ("d", "a/b", QoS::AtMostOnce),
+        ]);
+        assert!(t.remove("a/b/c/d", "c"));
+        let b = &t.root.children["a"].children["b"];
+        assert!(b.children.is_empty(), "c and d are pruned");
+        assert_eq!(b.subscribers.len(), 1, "b keeps its subscriber");
+        assert!(t.remove("a/b", "d"));
+        assert_eq!(t.root.children["a"].children.len(), 1, "only a/x is left");
+        assert_eq!(t.matches("a/x").sessions.len(), 1);
+    }
+
+    #[test]
+    fn filters_and_names_of_65535_levels_do_not_overflow_the_stack() {
+        // A small stack, so that recursion per level would fail here and not only on a
+        // thread with less room than this one.
+        let worker = std::thread::Builder::new().stack_size(128 * 1024);
+        let run = worker.spawn(|| {
+            let deep = "/".repeat(65_534);
+            let wild = format!("{}#", "+/".repeat(30_000));
+            let mut t = tree(&[("c", &deep, QoS::AtMostOnce), ("d", &wild, QoS::AtMostOnce)]);
+            assert_eq!(t.matches(&deep).sessions.len(), 2);
+            assert!(t.remove(&deep, "c"));
+            assert_eq!(t.matches(&deep).sessions.len(), 1);
+            // The rest goes with the tree, dropped without recursion too.
+            drop(t);
+        });
+        run.unwrap()
+            .join()
+            .expect("the deep tree was handled without overflow");
     }
 
     #[test]

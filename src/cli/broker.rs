@@ -72,6 +72,11 @@ pub struct BrokerArgs {
     /// Payload bytes queued per session; 0 for no byte limit [default: 0].
     #[arg(long, value_name = "BYTES")]
     pub max_queued_bytes: Option<usize>,
+    /// Bytes of queued, in-flight and retained messages the broker may hold; beyond it new
+    /// publishes are refused (MQTT 5: 0x97 Quota exceeded; MQTT 3: QoS 0 dropped, QoS 1/2
+    /// close the connection unacknowledged) [default: no limit].
+    #[arg(long, value_name = "BYTES")]
+    pub max_memory: Option<u64>,
     /// Seconds a new connection has to send CONNECT [default: 10].
     #[arg(long, value_name = "SECS")]
     pub connect_timeout: Option<u64>,
@@ -224,6 +229,9 @@ impl BrokerArgs {
             self.connect_timeout.map(Duration::from_secs),
         );
         set(&mut config.max_connections, self.max_connections);
+        if self.max_memory.is_some() {
+            config.max_memory = self.max_memory;
+        }
         if let Some(secs) = self.sys_interval {
             config.sys_interval = (secs > 0).then(|| Duration::from_secs(secs));
         }

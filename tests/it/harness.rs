@@ -205,6 +205,31 @@ impl Broker {
         }
     }
 
+    /// How many file descriptors the broker has open (each connection holds one).
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("cannot list the broker's /proc fd folder")
+            .count()
+    }
+
+    /// Waits until the broker's open file count satisfies `ok` (connections are closed by
+    /// their own tasks, a moment after the peer sees the close).
+    pub async fn wait_for_open_files(&self, ok: impl Fn(usize) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let files = self.open_files();
+            if ok(files) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the broker still has {files} files open"
+            );
+            // Polling /proc: there is no event to wait on.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A line from /proc/PID/status in kB, e.g. `VmRSS` or `VmHWM` (the peak).
     pub fn memory_kb(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))

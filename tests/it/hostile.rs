@@ -1,11 +1,18 @@
-//! Hostile input against one broker while a well-behaved client keeps working.
+//! Hostile clients against one broker, which must stay bounded and keep serving.
 //!
-//! A seeded generator (set `MQ_HOSTILE_SEED` to replay another run) sends a few thousand
-//! packets on many short connections: random bytes, and valid packets of every type and
-//! version with flipped bytes, truncations, forged Remaining Lengths and trailing junk.
-//! Meanwhile rumqttc publishes QoS 1 messages to a rumqttc subscriber, which must get
-//! every one, in order. Afterwards the broker is alive, serves new clients, and its peak
-//! resident memory stayed under a stated bound.
+//! The first test is a seeded generator (set `MQ_HOSTILE_SEED` to replay another run) that
+//! sends a few thousand packets on many short connections: random bytes, and valid packets
+//! of every type and version with flipped bytes, truncations, forged Remaining Lengths and
+//! trailing junk. Meanwhile rumqttc publishes QoS 1 messages to a rumqttc subscriber, which
+//! must get every one, in order. Afterwards the broker is alive, serves new clients, and
+//! its peak resident memory stayed under a stated bound.
+//!
+//! The others are one attack each: a CONNECT trickled byte by byte, thousands of
+//! connections that never finish CONNECT, a huge Remaining Length with no body, a client
+//! with 100,000 subscriptions, topics with thousands of levels, a million distinct topics,
+//! a subscriber that never reads, a reconnect storm on one client identifier, and the QoS 2
+//! flow driven out of order. Memory is read from `/proc/PID/status` (VmRSS); bounds are
+//! generous and the measured figures are printed.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +28,7 @@ use tokio::sync::Semaphore;
 
 use crate::clients::{text, Mqtt};
 use crate::harness::Broker;
+use crate::raw::{connect_packet, pid, Next, Raw, PATIENCE};
 
 /// Connections opened by the generator, and the packets it sends on each (at most).
 const CONNECTIONS: usize = 500;
@@ -347,4 +355,461 @@ async fn hostile_input_on_many_connections_leaves_a_well_behaved_client_untouche
     let mut late = Mqtt::connect(&broker, "late-comer").await;
     late.publish("steady/after", rumqttc::QoS::ExactlyOnce, false, "ok")
         .await;
+}
+
+/// A clean MQTT 5 session with `client_id`, keep alive off.
+fn connect_v5(client_id: &str) -> Connect {
+    Connect {
+        protocol: ProtocolVersion::V5,
+        ..connect_packet(client_id)
+    }
+}
+
+/// A PUBLISH with `payload`, QoS 0, to `topic`.
+fn publish_packet(topic: &str, qos: QoS, retain: bool, payload: &[u8]) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos,
+        retain,
+        topic: topic.into(),
+        packet_id: (qos != QoS::AtMostOnce).then(|| pid(1)),
+        properties: Properties::default(),
+        payload: Bytes::copy_from_slice(payload),
+    })
+}
+
+/// Kilobytes from the broker's VmRSS `before` to `after`, never negative.
+fn growth_kb(before: u64, after: u64) -> u64 {
+    after.saturating_sub(before)
+}
+
+#[tokio::test]
+async fn a_connect_trickled_byte_by_byte_is_closed_at_the_connect_timeout() {
+    let broker = Broker::start_with(&["--connect-timeout", "1"]);
+    let connect = Packet::Connect(Box::new(connect_packet(&"s".repeat(200))));
+    let bytes = encode(&connect, ProtocolVersion::V311);
+    let mut slow = Raw::tcp(broker.addr()).await;
+    // One byte every 50 ms: the whole CONNECT would take over 10 s. A byte must not
+    // restart the clock, so the broker closes long before the last one.
+    let mut sent = 0;
+    loop {
+        assert!(
+            sent < bytes.len() - 1,
+            "the broker waited for {sent} trickled bytes of a {}-byte CONNECT",
+            bytes.len()
+        );
+        slow.send_bytes(&bytes[sent..=sent]).await;
+        sent += 1;
+        match slow.next(Duration::from_millis(50)).await {
+            Next::Quiet => {}
+            Next::Closed => break,
+            Next::Packet(p) => panic!("the broker answered a partial CONNECT with {p:?}"),
+        }
+    }
+    eprintln!(
+        "slowloris: closed after {sent} of {} bytes, 50 ms apart",
+        bytes.len()
+    );
+    Raw::connect_v311(broker.addr(), "prompt")
+        .await
+        .ping()
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_half_open_connections_stay_cheap_and_a_good_client_is_served() {
+    const HALF_OPEN: usize = 2000;
+    let broker = Broker::start_with(&["--connect-timeout", "5"]);
+    let files_before = broker.open_files();
+    let before = broker.memory_kb("VmRSS");
+    let mut idle = Vec::with_capacity(HALF_OPEN);
+    for n in 0..HALF_OPEN {
+        let mut stream = TcpStream::connect(broker.addr())
+            .await
+            .expect("TCP connect");
+        // Half start a CONNECT and never finish it, half send nothing at all.
+        if n % 2 == 0 {
+            stream.write_all(&[0x10, 0x20, 0x00]).await.expect("write");
+        }
+        idle.push(stream);
+    }
+
+    // A good client gets through the crowd and completes a QoS 1 round trip.
+    let mut good = Mqtt::connect(&broker, "good").await;
+    good.subscribe("good/t", rumqttc::QoS::AtLeastOnce).await;
+    good.publish("good/t", rumqttc::QoS::AtLeastOnce, false, "through")
+        .await;
+    assert_eq!(text(&good.recv_on("good/t").await), "through");
+    let during = broker.memory_kb("VmRSS");
+    let per_connection = growth_kb(before, during) * 1024 / HALF_OPEN as u64;
+    eprintln!(
+        "half-open: {HALF_OPEN} connections, VmRSS {before} -> {during} kB, \
+         {per_connection} bytes each"
+    );
+    assert!(
+        per_connection < 64 * 1024,
+        "a half-open connection costs {per_connection} bytes"
+    );
+
+    // Every one of them is closed at the connect timeout.
+    for (n, stream) in idle.iter_mut().enumerate() {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(PATIENCE * 3, stream.read(&mut byte)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "half-open connection {n} was not closed: {read:?}"
+        );
+    }
+    drop(idle);
+    good.publish("good/t", rumqttc::QoS::AtLeastOnce, false, "after")
+        .await;
+    assert_eq!(text(&good.recv_on("good/t").await), "after");
+    // The closed connections' sockets are gone from the broker (the good client's is new).
+    broker
+        .wait_for_open_files(|files| files <= files_before + 1)
+        .await;
+}
+
+/// The Variable Byte Integer of `n`, as a Remaining Length is written.
+fn remaining_length(mut n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut byte = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            byte |= 0x80;
+        }
+        out.push(byte);
+        if n == 0 {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_remaining_lengths_announced_without_a_body_reserve_no_memory() {
+    const CONNECTIONS: usize = 300;
+    // Just under the default --max-packet-size (1 MiB), so the size check lets it through.
+    const ANNOUNCED: usize = 1_048_000;
+    let broker = Broker::start();
+    let before = broker.memory_kb("VmRSS");
+    let mut header = vec![0x30];
+    header.extend(remaining_length(ANNOUNCED));
+    header.extend([0x00, 0x01, b't', b'x', b'y']);
+    let mut announcers = Vec::with_capacity(CONNECTIONS);
+    for n in 0..CONNECTIONS {
+        let mut raw = Raw::connect_v311(broker.addr(), &format!("announcer-{n}")).await;
+        raw.send_bytes(&header).await;
+        announcers.push(raw);
+    }
+    let mut bystander = Raw::connect_v311(broker.addr(), "bystander").await;
+    bystander.ping().await;
+    let after = broker.memory_kb("VmRSS");
+    let growth = growth_kb(before, after);
+    eprintln!(
+        "{CONNECTIONS} connections announcing {ANNOUNCED} bytes each: VmRSS {before} -> {after} kB"
+    );
+    // Reserving what was announced would be 300 MB; the read buffers grow with what arrives.
+    let bound = (CONNECTIONS * ANNOUNCED / 8 / 1024) as u64;
+    assert!(growth < bound, "VmRSS grew {growth} kB (bound {bound} kB)");
+    drop(announcers);
+    bystander.ping().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the enforcement of max_subscriptions_per_client (--max-subscriptions)"]
+async fn a_hundred_thousand_subscriptions_from_one_client_stop_at_the_limit() {
+    const BATCHES: usize = 100;
+    const PER_BATCH: usize = 1000;
+    let broker = Broker::start();
+    let (mut hoarder, _) = Raw::connect(broker.addr(), connect_v5("hoarder")).await;
+    let (mut granted, mut refused) = (0, 0);
+    for batch in 0..BATCHES {
+        let filters: Vec<String> = (0..PER_BATCH)
+            .map(|i| format!("hoard/{batch}/{i}"))
+            .collect();
+        let filters: Vec<(&str, QoS)> = filters
+            .iter()
+            .map(|f| (f.as_str(), QoS::AtMostOnce))
+            .collect();
+        for code in hoarder.subscribe(&filters).await {
+            match code {
+                ReasonCode::Success => granted += 1,
+                ReasonCode::QuotaExceeded => refused += 1,
+                other => panic!("SUBACK {other:?}"),
+            }
+        }
+    }
+    eprintln!("100,000 subscriptions asked: {granted} granted, {refused} refused");
+    assert_eq!(
+        granted,
+        mq::broker::config::DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT
+    );
+    assert_eq!(granted + refused, BATCHES * PER_BATCH);
+    // What was granted works, and the broker serves others.
+    hoarder
+        .publish("hoard/0/0", QoS::AtLeastOnce, false, b"kept")
+        .await;
+    assert_eq!(&hoarder.recv_publish().await.payload[..], b"kept");
+    Raw::connect_v311(broker.addr(), "other").await.ping().await;
+}
+
+#[tokio::test]
+async fn topics_with_tens_of_thousands_of_levels_do_not_bring_the_broker_down() {
+    let broker = Broker::start();
+    let mut bystander = Raw::connect_v311(broker.addr(), "bystander").await;
+    bystander.subscribe(&[("alive", QoS::AtMostOnce)]).await;
+    // 65,535 empty levels: the longest string MQTT can carry, nothing but separators.
+    let deep_name = "/".repeat(65_534);
+    let deep_filter = format!("{}#", "+/".repeat(30_000));
+    let mut deep = Raw::connect_v311(broker.addr(), "deep").await;
+    let codes = deep
+        .subscribe(&[
+            (deep_name.as_str(), QoS::AtMostOnce),
+            (deep_filter.as_str(), QoS::AtMostOnce),
+        ])
+        .await;
+    // Refused by the level limit, or taken: either way the broker must route and remove them.
+    let granted = codes.iter().filter(|c| **c == ReasonCode::Success).count();
+    deep.publish(&deep_name, QoS::AtLeastOnce, false, b"deep")
+        .await;
+    for _ in 0..granted.min(1) {
+        assert_eq!(&deep.recv_publish().await.payload[..], b"deep");
+    }
+    deep.unsubscribe(&[&deep_name, &deep_filter]).await;
+    drop(deep);
+
+    let mut newcomer = Raw::connect_v311(broker.addr(), "newcomer").await;
+    newcomer
+        .publish("alive", QoS::AtLeastOnce, false, b"yes")
+        .await;
+    assert_eq!(&bystander.recv_publish().await.payload[..], b"yes");
+    assert!(
+        !broker.stderr().contains("panicked"),
+        "a broker task panicked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_distinct_retained_topics_take_bounded_time_and_memory() {
+    const TOPICS: usize = 1_000_000;
+    let broker = Broker::start();
+    let before = broker.memory_kb("VmRSS");
+    let started = tokio::time::Instant::now();
+    let mut sprayer = Raw::connect_v311(broker.addr(), "sprayer").await;
+    let mut batch = BytesMut::new();
+    for n in 0..TOPICS {
+        let topic = format!("m/{}/{}", n / 1000, n % 1000);
+        mq_proto::encode(
+            &publish_packet(&topic, QoS::AtMostOnce, true, b"x"),
+            ProtocolVersion::V311,
+            &mut batch,
+        );
+        if batch.len() >= 64 * 1024 {
+            sprayer.send_bytes(&batch).await;
+            batch.clear();
+        }
+    }
+    sprayer.send_bytes(&batch).await;
+    // Packets are handled in order: the PINGRESP comes after the last PUBLISH is stored.
+    tokio::time::timeout(Duration::from_secs(120), sprayer.ping())
+        .await
+        .expect("a million retained PUBLISHes took over 120 s");
+    let elapsed = started.elapsed();
+    let after = broker.memory_kb("VmRSS");
+    let per_topic = growth_kb(before, after) * 1024 / TOPICS as u64;
+    eprintln!(
+        "{TOPICS} retained topics in {elapsed:?}: VmRSS {before} -> {after} kB, {per_topic} bytes per topic"
+    );
+    assert!(per_topic < 1024, "{per_topic} bytes per retained topic");
+
+    let mut late = Raw::connect_v311(broker.addr(), "late").await;
+    late.subscribe(&[("m/999/999", QoS::AtMostOnce)]).await;
+    let got = late.recv_publish().await;
+    assert!(got.retain && &got.payload[..] == b"x");
+}
+
+/// Reads `$SYS/broker/publish/messages/dropped` until it reaches `at_least`.
+async fn wait_for_dropped(watcher: &mut Raw, at_least: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    let mut last = 0;
+    while tokio::time::Instant::now() < deadline {
+        let got = watcher.recv_publish().await;
+        if &*got.topic == "$SYS/broker/publish/messages/dropped" {
+            last = String::from_utf8_lossy(&got.payload).parse().unwrap_or(0);
+            if last >= at_least {
+                return last;
+            }
+        }
+    }
+    panic!("messages dropped reached only {last}, expected at least {at_least}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_never_reads_is_held_to_its_queue_limit_and_others_are_unaffected() {
+    const MESSAGES: usize = 2000;
+    const PAYLOAD: usize = 64 * 1024;
+    const QUEUE: usize = 100;
+    let broker = Broker::start_with(&[
+        "--max-queued-messages",
+        &QUEUE.to_string(),
+        "--sys-interval",
+        "1",
+    ]);
+    let mut stalled = Raw::connect_v311(broker.addr(), "stalled").await;
+    stalled.subscribe(&[("flood", QoS::AtLeastOnce)]).await;
+    let mut steady = Raw::connect_v311(broker.addr(), "steady").await;
+    steady.subscribe(&[("flood", QoS::AtLeastOnce)]).await;
+    let before = broker.memory_kb("VmRSS");
+
+    let reader = tokio::spawn(async move {
+        for expected in 0..MESSAGES {
+            let got = steady.recv_publish().await;
+            steady.puback(got.packet_id.expect("QoS 1")).await;
+            let n = u32::from_be_bytes(got.payload[..4].try_into().unwrap());
+            assert_eq!(
+                n as usize, expected,
+                "the steady subscriber lost or reordered"
+            );
+        }
+    });
+    let mut publisher = Raw::connect_v311(broker.addr(), "publisher").await;
+    let mut payload = vec![0u8; PAYLOAD];
+    for n in 0..MESSAGES as u32 {
+        payload[..4].copy_from_slice(&n.to_be_bytes());
+        publisher
+            .publish("flood", QoS::AtLeastOnce, false, &payload)
+            .await;
+    }
+    tokio::time::timeout(PATIENCE * 4, reader)
+        .await
+        .expect("the steady subscriber fell behind")
+        .unwrap();
+    let peak = broker.memory_kb("VmHWM");
+    let growth = growth_kb(before, peak);
+    let sent_kb = (MESSAGES * PAYLOAD / 1024) as u64;
+    eprintln!(
+        "never-reading subscriber: {sent_kb} kB published, VmRSS {before} kB -> peak {peak} kB"
+    );
+    // What the stalled subscriber may hold: its queue, its in-flight window and what its
+    // socket buffers took; far less than the flood.
+    assert!(
+        growth < sent_kb / 3,
+        "the broker grew {growth} kB for a {sent_kb} kB flood"
+    );
+    let mut watcher = Raw::connect_v311(broker.addr(), "watcher").await;
+    watcher
+        .subscribe(&[("$SYS/broker/publish/messages/dropped", QoS::AtMostOnce)])
+        .await;
+    // Everything beyond the queue, the in-flight window (20) and the socket's buffers.
+    let dropped = wait_for_dropped(&mut watcher, (MESSAGES - QUEUE - 20 - 200) as u64).await;
+    eprintln!("dropped for the stalled subscriber: {dropped}");
+    drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_storm_on_one_client_id_leaks_neither_connections_nor_memory() {
+    const STORM: usize = 1000;
+    const WARM_UP: usize = 50;
+    let broker = Broker::start();
+    let mut watcher = Raw::connect_v311(broker.addr(), "watcher").await;
+    watcher.subscribe(&[("storm/will", QoS::AtMostOnce)]).await;
+    let storm = |count: usize| {
+        let addr = broker.addr();
+        async move {
+            // Each new connection takes over the one before, which is still open.
+            let mut previous: Option<Raw> = None;
+            for n in 0..count {
+                let mut connect = connect_packet("stormy");
+                connect.clean_start = n % 2 == 0;
+                connect.will = Some(crate::raw::will("storm/will", "gone", QoS::AtMostOnce));
+                let (raw, _) = Raw::connect(addr, connect).await;
+                previous = Some(raw);
+            }
+            if let Some(last) = previous {
+                last.disconnect().await;
+            }
+        }
+    };
+    let files_before = broker.open_files();
+    storm(WARM_UP).await;
+    watcher.ping().await;
+    let before = broker.memory_kb("VmRSS");
+
+    storm(STORM).await;
+    // Every taken-over connection published its Will (the last one said DISCONNECT).
+    let mut wills = 0;
+    while wills < WARM_UP - 1 + STORM - 1 {
+        assert_eq!(&watcher.recv_publish().await.topic[..], "storm/will");
+        wills += 1;
+    }
+    broker
+        .wait_for_open_files(|files| files <= files_before)
+        .await;
+    let after = broker.memory_kb("VmRSS");
+    eprintln!("reconnect storm of {STORM}: VmRSS {before} -> {after} kB");
+    assert!(
+        growth_kb(before, after) < 8 * 1024,
+        "VmRSS grew {} kB over {STORM} takeovers",
+        growth_kb(before, after)
+    );
+    watcher.ping().await;
+}
+
+#[tokio::test]
+async fn pubrel_for_unknown_ids_replays_and_reused_packet_ids_are_answered_without_harm() {
+    let broker = Broker::start();
+    let mut watcher = Raw::connect_v311(broker.addr(), "watcher").await;
+    watcher.subscribe(&[("replay", QoS::AtMostOnce)]).await;
+    let (mut client, _) = Raw::connect(broker.addr(), connect_v5("replayer")).await;
+    let not_found = |id| PubResponse::with_reason(pid(id), ReasonCode::PacketIdentifierNotFound);
+
+    // A PUBREL for an identifier never used: PUBCOMP 0x92, and the connection stays.
+    client.send(&Packet::PubRel(PubResponse::new(pid(9)))).await;
+    assert_eq!(client.recv().await, Packet::PubComp(not_found(9)));
+
+    // A QoS 2 message, completed; its PUBREL replayed is answered 0x92, not routed again.
+    let qos2 = |payload: &'static [u8]| {
+        Packet::Publish(Publish {
+            packet_id: Some(pid(7)),
+            ..match publish_packet("replay", QoS::ExactlyOnce, false, payload) {
+                Packet::Publish(p) => p,
+                _ => unreachable!(),
+            }
+        })
+    };
+    for (payload, replays) in [(&b"one"[..], 3), (&b"two"[..], 1)] {
+        // The same Packet Identifier again once the first flow is complete: a new message.
+        client.send(&qos2(payload)).await;
+        assert_eq!(
+            client.recv().await,
+            Packet::PubRec(PubResponse::new(pid(7)))
+        );
+        client.send(&Packet::PubRel(PubResponse::new(pid(7)))).await;
+        assert_eq!(
+            client.recv().await,
+            Packet::PubComp(PubResponse::new(pid(7)))
+        );
+        for _ in 0..replays {
+            client.send(&Packet::PubRel(PubResponse::new(pid(7)))).await;
+            assert_eq!(client.recv().await, Packet::PubComp(not_found(7)));
+        }
+    }
+    // QoS 1 reuses an identifier at once: every PUBLISH is a new message.
+    for _ in 0..2 {
+        client
+            .publish("replay", QoS::AtLeastOnce, false, b"three")
+            .await;
+    }
+    // 3.1.1 has no reason codes: an unknown PUBREL still gets its PUBCOMP.
+    let mut old = Raw::connect_v311(broker.addr(), "old-replayer").await;
+    old.send(&Packet::PubRel(PubResponse::new(pid(3)))).await;
+    assert_eq!(old.recv().await, Packet::PubComp(PubResponse::new(pid(3))));
+
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(watcher.recv_publish().await.payload);
+    }
+    assert_eq!(got, [&b"one"[..], b"two", b"three", b"three"]);
+    watcher.expect_quiet(Duration::from_millis(200)).await;
 }

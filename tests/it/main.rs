@@ -11,13 +11,14 @@ mod raw;
 
 mod auth;
 mod bench;
-mod config;
 mod bridge;
+mod config;
 mod connect;
 mod hostile;
 mod interop;
 mod lifecycle;
 mod limits;
+mod overload;
 mod persistence;
 mod protocol_errors;
 mod qos;
