@@ -3,8 +3,10 @@
 //! writes what the state hands back. Nothing here awaits while holding the lock.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -32,6 +34,8 @@ use super::Shared;
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// Read at most this much at a time; packets larger than this arrive over several reads.
 const READ_CHUNK: usize = 16 * 1024;
+/// What an empty read buffer grows to when bytes arrive.
+const READ_START: usize = 4 * 1024;
 /// After the broker ends a connection it keeps reading (and discarding) this long, so the
 /// peer can still read the final CONNACK or DISCONNECT instead of getting a reset.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
@@ -131,6 +135,34 @@ impl TopicAliases {
     }
 }
 
+/// How a transport waits for bytes without a buffer to put them in, so an idle
+/// connection holds no read buffer.
+pub(crate) trait WaitReadable {
+    /// Resolves once a read would find bytes (or the end of the stream). A transport that
+    /// cannot tell resolves at once, and its connection keeps its buffer while idle.
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+impl WaitReadable for tokio::net::TcpStream {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        tokio::net::TcpStream::readable(self)
+    }
+}
+
+/// TLS may hold decrypted bytes the socket no longer shows.
+impl<S: Send> WaitReadable for tokio_rustls::server::TlsStream<S> {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A WebSocket message may hold bytes the socket no longer shows.
+impl<S> WaitReadable for crate::net::ws::WsStream<S> {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve<S>(
     stream: S,
@@ -139,7 +171,7 @@ pub(crate) async fn serve<S>(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + WaitReadable + Unpin,
 {
     let connection_id = shared.next_connection_id();
     let max_packet_size = shared.config.max_packet_size;
@@ -175,7 +207,7 @@ pub(crate) async fn serve<S>(
     connection.run_session(*connect, shutdown).await;
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
     /// Reads until one whole packet has arrived; the codec insists the first is CONNECT.
     async fn read_connect(&mut self) -> Result<Box<Connect>, Close> {
         match self.read_packet().await? {
@@ -270,8 +302,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads what the socket has, reserving no more than the pending packet needs.
     /// Returns false at end of stream.
     async fn read_more(&mut self) -> Result<bool, Close> {
+        if self.read_buf.is_empty() {
+            // Nothing half-read: if nothing has arrived either, the buffer goes back and
+            // the wait for bytes holds none.
+            let mut readable = std::pin::pin!(self.stream.readable());
+            let now = std::future::poll_fn(|cx| Poll::Ready(readable.as_mut().poll(cx))).await;
+            let result = match now {
+                Poll::Ready(result) => result,
+                Poll::Pending => {
+                    self.read_buf = BytesMut::new();
+                    readable.await
+                }
+            };
+            if let Err(e) = result {
+                debug!(peer = %self.peer, "read failed: {e}");
+                return Err(Close::Lost);
+            }
+        }
         let needed = self.codec.bytes_needed(&self.read_buf).unwrap_or(0);
-        self.read_buf.reserve(needed.clamp(512, READ_CHUNK));
+        self.read_buf.reserve(needed.clamp(READ_START, READ_CHUNK));
         match self.stream.read_buf(&mut self.read_buf).await {
             Ok(0) => Ok(false),
             Ok(n) => {

@@ -239,12 +239,15 @@ impl BrokerState {
                     session.subscription_identifiers.insert(filter, id);
                 }
             }
-            session.pending_will = r.pending_will.or_else(|| {
-                r.will.map(|will| {
-                    let delay = will.properties.will_delay_interval.unwrap_or(0);
-                    (will, now + std::time::Duration::from_secs(delay.into()))
+            session.pending_will = r
+                .pending_will
+                .or_else(|| {
+                    r.will.map(|will| {
+                        let delay = will.properties.will_delay_interval.unwrap_or(0);
+                        (will, now + std::time::Duration::from_secs(delay.into()))
+                    })
                 })
-            });
+                .map(Box::new);
             if r.disconnected_at.is_none() {
                 session.record_meta();
             }
@@ -369,7 +372,7 @@ impl BrokerState {
             .sessions
             .get_mut(&client_id)
             .and_then(|s| s.pending_will.take());
-        if let Some((will, _)) = pending {
+        if let Some((will, _)) = pending.map(|pending| *pending) {
             if connect.clean_start {
                 wakes.extend(self.publish_will(&will, &client_id, now));
             }
@@ -400,7 +403,7 @@ impl BrokerState {
             return ConnectOutcome::Refused(ReasonCode::ServerUnavailable);
         };
         session.expiry = expiry;
-        session.will = connect.will.clone();
+        session.will = connect.will.clone().map(Box::new);
         session.username = connect.username.as_deref().map(Arc::from);
         let resend = session.attach(peer, now);
         session.set_durable(&self.journal, expiry != SessionExpiry::OnDisconnect);
@@ -497,7 +500,7 @@ impl BrokerState {
             } else {
                 let due = now + std::time::Duration::from_secs(delay.into());
                 if let Some(session) = self.sessions.get_mut(client_id) {
-                    session.pending_will = Some((will, due));
+                    session.pending_will = Some(Box::new((*will, due)));
                 }
             }
         }
@@ -856,7 +859,7 @@ impl BrokerState {
                 s.record_meta();
                 pending
             });
-            if let Some((will, _)) = pending {
+            if let Some((will, _)) = pending.map(|pending| *pending) {
                 wakes.extend(self.publish_will(&will, client_id, now));
             }
         }
