@@ -395,8 +395,14 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
     }
     let loaded = args.config()?;
     super::logging::init(&loaded.log, args.verbose)?;
+    // Into the log when it takes warnings; never dropped because it does not.
+    let log_takes_warnings = loaded.log.types.warning && !loaded.log.dest.is_empty();
     for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
+        if log_takes_warnings {
+            tracing::warn!("{warning}");
+        } else {
+            eprintln!("mq: warning: {warning}");
+        }
     }
     let config = loaded.broker;
     let runtime = tokio::runtime::Builder::new_multi_thread()
