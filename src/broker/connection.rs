@@ -16,15 +16,16 @@ use tracing::{debug, info, trace, warn};
 use base64::Engine;
 use mq_proto::{
     topic::SharedFilter, Auth, ByteString, Bytes, Codec, ConnAck, Connect, DecodeError, Disconnect,
-    Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode, PROTOCOL_MAX_PACKET_SIZE,
+    Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    PROTOCOL_MAX_PACKET_SIZE,
 };
 
 use super::auth::{self, scram};
 use super::config_file::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
-use super::session::{PeerLimits, Session, SessionExpiry};
+use super::session::{Awaiting, PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{BrokerState, ConnectOutcome, Departure};
-use super::stats::Stats;
+use super::stats::{Stats, Tally};
 use super::Shared;
 
 /// Stop filling the write buffer past this; the rest waits for the next round.
@@ -89,6 +90,17 @@ struct Connection<S> {
     /// Packets waiting for the store to commit the changes they acknowledge, each with its
     /// journal ticket, in the order they are to be sent.
     held: VecDeque<(u64, Packet)>,
+    /// PUBACKs and PUBCOMPs read but not yet applied: they answer nothing, so the ones
+    /// of one read are applied under one lock, before any other packet is handled.
+    acks: Vec<(PacketId, Awaiting)>,
+    /// Traffic counted since the last flush, added to the shared counters in one go.
+    tally: Tally,
+}
+
+impl<S> Drop for Connection<S> {
+    fn drop(&mut self) {
+        self.tally.flush_into(&self.shared.stats);
+    }
 }
 
 /// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
@@ -142,6 +154,8 @@ pub(crate) async fn serve<S>(
         aliases: TopicAliases::default(),
         identity,
         held: VecDeque::new(),
+        acks: Vec::new(),
+        tally: Tally::default(),
     };
     let connect_timeout = connection.shared.config.connect_timeout;
     let connect = tokio::select! {
@@ -174,7 +188,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn read_packet(&mut self) -> Result<Packet, Close> {
         loop {
             match self.codec.decode(&mut self.read_buf) {
-                Ok(Some(packet)) => return Ok(packet),
+                Ok(Some(packet)) => {
+                    self.tally.received(&packet);
+                    return Ok(packet);
+                }
                 Ok(None) => {}
                 Err(e) => return Err(Close::ProtocolError(e)),
             }
@@ -258,7 +275,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match self.stream.read_buf(&mut self.read_buf).await {
             Ok(0) => Ok(false),
             Ok(n) => {
-                Stats::add(&self.shared.stats.bytes_received, n as u64);
+                self.tally.bytes_received += n as u64;
                 Ok(true)
             }
             Err(e) => {
@@ -269,6 +286,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
+        // Counted as handed to the socket, so the counters never wait for the next round.
+        self.tally.bytes_sent += self.write_buf.len() as u64;
+        self.tally.flush_into(&self.shared.stats);
         if self.write_buf.is_empty() {
             return Ok(());
         }
@@ -277,7 +297,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Ok(()) => self.stream.flush().await,
             Err(e) => Err(e),
         };
-        Stats::add(&self.shared.stats.bytes_sent, self.write_buf.len() as u64);
         self.write_buf.clear();
         // Give back a buffer grown by a burst rather than keep it for an idle connection.
         if self.write_buf.capacity() > 4 * WRITE_BATCH_BYTES {
@@ -306,6 +325,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     fn send(&mut self, packet: &Packet) {
+        self.tally.sent(packet);
         self.codec.encode(packet, &mut self.write_buf);
     }
 
@@ -508,6 +528,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let close = self
             .session_loop(&client_id, &connect, &signals, shutdown)
             .await;
+        self.settle_acks(&client_id);
         // Settle the session (and the Will) before the socket closes: a client that sees the
         // close after its DISCONNECT and reconnects at once must not find the old connection
         // still linked, or the takeover would publish the Will it just discarded.
@@ -601,6 +622,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 pull = false;
                 self.pull_deliveries(client_id, signals)
             } else {
+                self.settle_acks(client_id);
                 false
             };
             tokio::select! {
@@ -643,6 +665,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             loop {
                 match self.codec.decode(&mut self.read_buf) {
                     Ok(Some(packet)) => {
+                        self.tally.received(&packet);
                         // Before routing the first PUBLISH of this read, let every other
                         // ready connection run: a SUBSCRIBE that reached the broker just
                         // before this PUBLISH on another connection then takes effect
@@ -670,7 +693,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Moves what the session may send now into the write buffer; true if a full batch
     /// may have left more behind.
     fn pull_deliveries(&mut self, client_id: &str, signals: &ConnectionSignals) -> bool {
+        let mut acks = std::mem::take(&mut self.acks);
         let (batch, ticket) = self.locked(|state| {
+            apply_acks(state, client_id, &mut acks);
             let mut batch: Vec<Publish> = Vec::new();
             // A connection taken over must not pull from the session its successor now owns:
             // what it took would sit in flight, sent to a dead socket and not resent.
@@ -691,7 +716,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             batch
         });
-        Stats::add(&self.shared.stats.messages_sent, batch.len() as u64);
+        self.acks = acks;
         // A QoS 1/2 PUBLISH goes out once its Packet Identifier is committed, so a restart
         // resends it with the same identifier and DUP rather than as a new message.
         for mut publish in batch {
@@ -709,10 +734,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         packet: Packet,
     ) -> Result<bool, Close> {
         trace!(client_id = %client_id, "received {}", packet.name());
+        if !matches!(packet, Packet::PubAck(_) | Packet::PubComp(_)) {
+            self.settle_acks(client_id);
+        }
         let now = std::time::Instant::now();
         match packet {
             Packet::Publish(mut publish) => {
-                Stats::add(&self.shared.stats.messages_received, 1);
                 self.resolve_topic_alias(&mut publish)?;
                 if !publish.properties.subscription_identifiers.is_empty() {
                     return Err(Close::Refused(
@@ -759,13 +786,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(false)
             }
             Packet::PubAck(ack) => {
-                let (known, _) = self.with_session(client_id, |s| s.on_puback(ack.packet_id));
-                if !known {
-                    debug!(
-                        "{client_id}: PUBACK for unknown packet id {}",
-                        ack.packet_id
-                    );
-                }
+                self.acks.push((ack.packet_id, Awaiting::PubAck));
                 Ok(true)
             }
             Packet::PubRec(rec) => {
@@ -777,7 +798,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(true)
             }
             Packet::PubComp(comp) => {
-                self.with_session(client_id, |s| s.on_pubcomp(comp.packet_id));
+                self.acks.push((comp.packet_id, Awaiting::PubComp));
                 Ok(true)
             }
             Packet::PubRel(rel) => {
@@ -936,6 +957,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         );
     }
 
+    /// Applies the PUBACKs and PUBCOMPs read so far, under one lock.
+    fn settle_acks(&mut self, client_id: &str) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let mut acks = std::mem::take(&mut self.acks);
+        self.locked(|state| apply_acks(state, client_id, &mut acks));
+        self.acks = acks;
+    }
+
     /// Runs `f` on the client's session; returns its result and the journal ticket.
     fn with_session<T: Default>(
         &self,
@@ -943,6 +974,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         f: impl FnOnce(&mut Session) -> T,
     ) -> (T, u64) {
         self.locked(|state| state.session_mut(client_id).map(f).unwrap_or_default())
+    }
+}
+
+/// Applies PUBACKs and PUBCOMPs to the client's session in the order they came, and
+/// empties `acks`.
+fn apply_acks(state: &mut BrokerState, client_id: &str, acks: &mut Vec<(PacketId, Awaiting)>) {
+    let Some(session) = state.session_mut(client_id) else {
+        acks.clear();
+        return;
+    };
+    for (id, awaiting) in acks.drain(..) {
+        let known = match awaiting {
+            Awaiting::PubAck => session.on_puback(id),
+            _ => session.on_pubcomp(id),
+        };
+        if !known {
+            debug!("{client_id}: {awaiting:?} answered by unknown packet id {id}");
+        }
     }
 }
 
