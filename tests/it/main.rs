@@ -11,8 +11,8 @@ mod raw;
 
 mod auth;
 mod bench;
-mod config;
 mod bridge;
+mod config;
 mod connect;
 mod hostile;
 mod interop;
