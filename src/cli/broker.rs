@@ -431,8 +431,14 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
     }
     let loaded = args.config()?;
     super::logging::init(&loaded.log, args.verbose)?;
+    // Into the log when it takes warnings; never dropped because it does not.
+    let log_takes_warnings = loaded.log.types.warning && !loaded.log.dest.is_empty();
     for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
+        if log_takes_warnings {
+            tracing::warn!("{warning}");
+        } else {
+            eprintln!("mq: warning: {warning}");
+        }
     }
     let config = loaded.broker;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -486,7 +492,7 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "mq broker data in memory only (--persistence off)");
+                    let _ = writeln!(out, "mq broker data in memory only (persistence off)");
                 }
             }
             let _ = out.flush();
@@ -580,5 +586,79 @@ impl StopSignals {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
         shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    }
+
+    fn config(args: &[&str]) -> BrokerConfig {
+        let cli = Cli::try_parse_from(std::iter::once("mq").chain(args.iter().copied())).unwrap();
+        cli.broker.config().unwrap().broker
+    }
+
+    #[test]
+    fn flags_given_override_the_file_and_the_rest_comes_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mq.toml");
+        std::fs::write(
+            &file,
+            "max_queued_messages = 3\nmax_keepalive = 9\n[persistence]\nmode = \"periodic\"\n\
+             dir = \"/srv/mq\"\nautosave_interval = 5\n\
+             [[listener]]\nbind = \"0.0.0.0\"\nport = 1884\n[[listener]]\nport = 9001\nprotocol = \"ws\"\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let from_file = config(&["-c", path]);
+        assert_eq!(from_file.session_limits.max_queued_messages, 3);
+        assert_eq!(
+            from_file.persistence,
+            Some(PersistenceConfig {
+                dir: "/srv/mq".into(),
+                durability: Durability::Periodic(Duration::from_secs(5)),
+            })
+        );
+
+        let c = config(&[
+            "-c",
+            path,
+            "--max-queued-messages",
+            "7",
+            "-p",
+            "0",
+            "--data",
+            "/d",
+        ]);
+        assert_eq!(c.session_limits.max_queued_messages, 7);
+        assert_eq!(c.max_keepalive, 9);
+        assert_eq!(c.listeners[0].bind, SocketAddr::from(([0, 0, 0, 0], 0)));
+        assert_eq!(
+            c.listeners[1].bind.port(),
+            9001,
+            "-p moves the first mqtt listener only"
+        );
+        let p = c.persistence.unwrap();
+        assert_eq!(p.dir, std::path::Path::new("/d"));
+        assert_eq!(p.durability, Durability::Periodic(Duration::from_secs(5)));
+
+        assert_eq!(
+            config(&["-c", path, "--persistence", "off"]).persistence,
+            None
+        );
+    }
+
+    #[test]
+    fn without_a_file_the_defaults_are_mqs() {
+        let c = config(&["--data", "/d"]);
+        assert_eq!(c.listeners, BrokerConfig::default().listeners);
+        assert_eq!(c.persistence.unwrap().durability, Durability::Sync);
     }
 }
