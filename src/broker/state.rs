@@ -352,7 +352,7 @@ impl BrokerState {
             };
             if is_sys(&will.topic) || !self.access.authorize(&client, &will.topic, Access::Write) {
                 info!(
-                    "{client_id}: refused: the ACL does not let it write its Will Topic '{}'",
+                    "{client_id}: refused: it may not write its Will Topic '{}' ($SYS, or the ACL)",
                     will.topic
                 );
                 return ConnectOutcome::Refused(ReasonCode::NotAuthorized);
