@@ -8,6 +8,7 @@ pub mod config_file;
 mod connection;
 mod listener;
 pub mod message;
+mod metrics;
 pub mod persist;
 pub mod retained;
 pub mod session;
@@ -89,6 +90,8 @@ pub struct Broker {
     /// Cancelled by the store writer if a commit fails.
     store_failed: CancellationToken,
     restored_sessions: usize,
+    /// The Prometheus endpoint's socket (`--metrics`).
+    metrics: Option<TcpListener>,
 }
 
 impl Broker {
@@ -115,6 +118,14 @@ impl Broker {
                 scheme: listener.scheme(),
             });
         }
+        let metrics = match config.metrics {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| BrokerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let config = Arc::new(config);
         let mut state = BrokerState::new(config.clone(), Box::new(MemoryStore::default()));
         state.set_access(auth::login::load_at_start(&config)?);
@@ -164,6 +175,7 @@ impl Broker {
             writer,
             store_failed,
             restored_sessions,
+            metrics,
         })
     }
 
@@ -183,6 +195,11 @@ impl Broker {
             .iter()
             .filter_map(|l| l.tcp.local_addr().ok())
             .collect()
+    }
+
+    /// Where the Prometheus endpoint listens (port 0 resolved), with `--metrics`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// One URL per listener, in configuration order: `mqtt://127.0.0.1:1883`,
@@ -234,6 +251,14 @@ impl Broker {
             ));
         }
         tracker.spawn(sys::housekeeping(self.shared.clone(), shutdown.clone()));
+        if let Some(listener) = self.metrics {
+            tracker.spawn(metrics::serve(
+                listener,
+                self.shared.clone(),
+                tracker.clone(),
+                shutdown.clone(),
+            ));
+        }
         for bridge in &self.shared.config.bridges {
             tracker.spawn(bridge::run(
                 self.shared.clone(),
@@ -273,7 +298,10 @@ async fn accept_loop(
             accepted = listener.tcp.accept() => accepted,
         };
         let (stream, peer) = match accepted {
-            Ok(pair) => pair,
+            Ok(pair) => {
+                Stats::add(&shared.stats.sockets, 1);
+                pair
+            }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 warn!("accept failed: {e}");

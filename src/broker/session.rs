@@ -403,6 +403,19 @@ impl Session {
         self.inflight.len()
     }
 
+    /// Messages queued or in flight, and their payload bytes.
+    pub fn held(&self) -> (usize, usize) {
+        let inflight_bytes: usize = self
+            .inflight
+            .iter()
+            .map(|(_, i)| i.delivery.message.payload.len())
+            .sum();
+        (
+            self.queue.len() + self.inflight.len(),
+            self.queued_bytes + inflight_bytes,
+        )
+    }
+
     /// Messages dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped

@@ -89,8 +89,16 @@ pub struct StateFigures {
     pub clients_total: usize,
     pub clients_maximum: usize,
     pub subscriptions: usize,
+    pub shared_subscriptions: usize,
     pub retained: usize,
     pub messages_dropped: u64,
+    /// Sessions ended because their Session Expiry Interval passed while offline.
+    pub clients_expired: u64,
+    /// Messages held: retained ones, and those queued or in flight per session (a message
+    /// held for several sessions counts once for each).
+    pub stored_messages: usize,
+    /// Payload bytes of `stored_messages`.
+    pub stored_bytes: usize,
 }
 
 pub struct BrokerState {
@@ -101,6 +109,7 @@ pub struct BrokerState {
     retained: RetainedStore,
     clients_maximum: usize,
     messages_dropped: u64,
+    clients_expired: u64,
     /// Round-robin position per shared subscription group.
     share_cursors: HashMap<Arc<str>, usize>,
     /// Who may publish, subscribe and receive what; replaced on reload.
@@ -109,6 +118,13 @@ pub struct BrokerState {
     journal: Journal,
     /// The local sessions of bridges: as in Mosquitto, the access rules do not apply to them.
     bridges: HashSet<Arc<str>>,
+}
+
+/// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)?
+fn is_sys(topic: &str) -> bool {
+    topic
+        .strip_prefix("$SYS")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
@@ -125,6 +141,7 @@ impl BrokerState {
             retained: RetainedStore::default(),
             clients_maximum: 0,
             messages_dropped: 0,
+            clients_expired: 0,
             share_cursors: HashMap::new(),
             access: Arc::new(AllowAll),
             journal: Journal::disabled(),
@@ -239,14 +256,25 @@ impl BrokerState {
         self.access.authorize(&client, topic, access)
     }
 
+    /// The figures `$SYS` and the metrics endpoint report. Walks the sessions once
+    /// (O(sessions), not O(messages)): call it at the reporting interval, not per packet.
     pub fn figures(&self) -> StateFigures {
+        let (queued, queued_bytes) = self
+            .sessions
+            .iter()
+            .map(Session::held)
+            .fold((0, 0), |(n, b), (sn, sb)| (n + sn, b + sb));
         StateFigures {
             clients_connected: self.links.len(),
             clients_total: self.sessions.len(),
             clients_maximum: self.clients_maximum,
             subscriptions: self.subscriptions.len(),
+            shared_subscriptions: self.subscriptions.shared_len(),
             retained: self.retained.len(),
             messages_dropped: self.messages_dropped,
+            clients_expired: self.clients_expired,
+            stored_messages: self.retained.len() + queued,
+            stored_bytes: self.retained.payload_bytes() + queued_bytes,
         }
     }
 
@@ -279,11 +307,18 @@ impl BrokerState {
         };
 
         if let Some(will) = &connect.will {
+            if self.too_deep(&will.topic) {
+                info!(
+                    "{client_id}: refused: its Will Topic has more than {} levels",
+                    self.config.max_topic_levels
+                );
+                return ConnectOutcome::Refused(ReasonCode::TopicNameInvalid);
+            }
             let client = Client {
                 client_id: &client_id,
                 username: connect.username.as_deref(),
             };
-            if !self.access.authorize(&client, &will.topic, Access::Write) {
+            if is_sys(&will.topic) || !self.access.authorize(&client, &will.topic, Access::Write) {
                 info!(
                     "{client_id}: refused: the ACL does not let it write its Will Topic '{}'",
                     will.topic
@@ -546,20 +581,38 @@ impl BrokerState {
         receive_maximum: Option<u16>,
         now: Instant,
     ) -> Result<(Option<Packet>, Wakes), PublishRefused> {
-        // A denied PUBLISH is dropped; 3.1.1 has no way to say so and still gets its
-        // acknowledgement, v5 gets Reason Code 0x87.
-        let allowed = self.may(client_id, &publish.topic, Access::Write);
-        if !allowed {
+        // A refused PUBLISH is dropped; 3.1.1 has no way to say so and still gets its
+        // acknowledgement, v5 gets the reason: 0x90 for a topic deeper than the broker
+        // takes (MQTT 5 section 3.4.2.1), 0x87 when the ACL denies it.
+        let refusal = if self.too_deep(&publish.topic) {
+            info!(
+                "{client_id}: PUBLISH to a topic of more than {} levels refused",
+                self.config.max_topic_levels
+            );
+            Some(ReasonCode::TopicNameInvalid)
+        } else if is_sys(&publish.topic) {
+            info!(
+                "{client_id}: PUBLISH to '{}' refused: the $SYS tree is the broker's",
+                publish.topic
+            );
+            Some(ReasonCode::NotAuthorized)
+        } else if !self.may(client_id, &publish.topic, Access::Write) {
             info!(
                 "{client_id}: PUBLISH to '{}' denied by the ACL",
                 publish.topic
             );
+            Some(ReasonCode::NotAuthorized)
+        } else {
+            None
+        };
+        let allowed = refusal.is_none();
+        if let Some(reason) = refusal {
             let v5 = self
                 .sessions
                 .get(client_id)
                 .is_some_and(|s| s.protocol() == ProtocolVersion::V5);
             if v5 {
-                let refused = |id| PubResponse::with_reason(id, ReasonCode::NotAuthorized);
+                let refused = |id| PubResponse::with_reason(id, reason);
                 return Ok(match (publish.qos, publish.packet_id) {
                     (QoS::AtLeastOnce, Some(id)) => {
                         (Some(Packet::PubAck(refused(id))), Wakes::default())
@@ -618,6 +671,19 @@ impl BrokerState {
                 reason_codes.push(ReasonCode::UnspecifiedError);
                 continue;
             }
+            let unshared = match SharedFilter::parse(filter) {
+                Some(Ok(shared)) => shared.filter,
+                _ => filter.as_str(),
+            };
+            // 0x8F Topic Filter invalid; 3.1.1 clients see 0x80 Failure.
+            if self.too_deep(unshared) {
+                info!(
+                    "{client_id}: SUBSCRIBE to a filter of more than {} levels refused",
+                    self.config.max_topic_levels
+                );
+                reason_codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
             // Retained messages are not sent for a shared subscription (MQTT 5 section 4.8.2).
             let shared = SharedFilter::parse(filter).is_some();
             let Some(session) = self.sessions.get_mut(client_id) else {
@@ -629,16 +695,23 @@ impl BrokerState {
                 client_id,
                 username: username.as_deref(),
             };
-            let unshared = match SharedFilter::parse(filter) {
-                Some(Ok(shared)) => shared.filter,
-                _ => filter.as_str(),
-            };
             // 0x87 Not authorized; 3.1.1 clients see 0x80 Failure.
             if !self.access.authorize_subscription(&client, unshared)
                 && !self.bridges.contains(client_id)
             {
                 info!("{client_id}: SUBSCRIBE to '{filter}' denied by the ACL");
                 reason_codes.push(ReasonCode::NotAuthorized);
+                continue;
+            }
+            // 0x97 Quota exceeded; replacing a subscription the session holds is always allowed.
+            if session.subscriptions.len() >= self.config.max_subscriptions_per_client
+                && !session.subscriptions.contains_key(filter.as_str())
+            {
+                info!(
+                    "{client_id}: SUBSCRIBE to '{filter}' refused: it holds {} subscriptions already",
+                    session.subscriptions.len()
+                );
+                reason_codes.push(ReasonCode::QuotaExceeded);
                 continue;
             }
             let mut options = *options;
@@ -683,6 +756,13 @@ impl BrokerState {
             reason_codes,
             properties: Default::default(),
         }
+    }
+
+    /// Does a Topic Name or Topic Filter have more levels than the broker takes?
+    fn too_deep(&self, topic: &str) -> bool {
+        let limit = self.config.max_topic_levels;
+        // N bytes hold at most N + 1 levels: most topics need no counting.
+        topic.len() >= limit && topic.bytes().filter(|&b| b == b'/').count() >= limit
     }
 
     /// Is `filter` on the operator's list of refused subscriptions?
@@ -742,6 +822,7 @@ impl BrokerState {
                 wakes.extend(self.publish_will(&will, client_id, now));
             }
         }
+        self.clients_expired += expired.len() as u64;
         for client_id in &expired {
             wakes.extend(self.discard_session(client_id));
         }

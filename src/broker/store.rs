@@ -21,6 +21,8 @@ pub trait SessionStore: Send {
     fn expired(&self, now: Instant) -> Vec<String>;
     /// Client identifiers of sessions whose delayed Will is due.
     fn pending_wills_due(&self, now: Instant) -> Vec<String>;
+    /// Every session, in no particular order.
+    fn iter(&self) -> Box<dyn Iterator<Item = &Session> + '_>;
 }
 
 /// Sessions kept in memory only: they survive reconnects, not a restart.
@@ -64,5 +66,9 @@ impl SessionStore for MemoryStore {
             .filter(|s| s.pending_will.as_ref().is_some_and(|(_, due)| *due <= now))
             .map(|s| s.client_id.to_string())
             .collect()
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &Session> + '_> {
+        Box::new(self.sessions.values())
     }
 }

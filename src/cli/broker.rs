@@ -113,6 +113,18 @@ pub struct BrokerArgs {
     /// Seconds between saves with --persistence periodic [default: 60].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub autosave_interval: Option<u64>,
+    /// Serve the broker's figures (those of $SYS) for Prometheus at http://ADDR/metrics,
+    /// e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Most levels in a topic name or filter: deeper PUBLISHes are refused (MQTT 5 0x90) and
+    /// deeper subscriptions get SUBACK 0x8F (0x80 in 3.1.1) [default: 128].
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
+    pub max_topic_levels: Option<usize>,
+    /// Most subscriptions one client may hold; more get SUBACK 0x97 Quota exceeded (0x80 in
+    /// 3.1.1) [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_subscriptions: Option<usize>,
     /// Report what the store in DIR holds (format version, sessions, queued messages,
     /// retained messages), checking every record, then exit. Changes nothing.
     #[arg(long, value_name = "DIR")]
@@ -226,6 +238,14 @@ impl BrokerArgs {
         }
         set(&mut config.max_keepalive, self.max_keepalive);
         set(&mut config.topic_alias_maximum, self.max_topic_alias);
+        if self.metrics.is_some() {
+            config.metrics = self.metrics;
+        }
+        set(&mut config.max_topic_levels, self.max_topic_levels);
+        set(
+            &mut config.max_subscriptions_per_client,
+            self.max_subscriptions,
+        );
         config
             .refused_filters
             .extend(self.refuse_subscribe.iter().cloned());
@@ -340,6 +360,14 @@ fn check(args: &BrokerArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn parse_at_least_one(n: &str) -> Result<usize, String> {
+    match n.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn parse_topic_filter(filter: &str) -> Result<String, String> {
     mq_proto::topic::validate_topic_filter(filter)
         .map(|()| filter.to_string())
@@ -430,6 +458,9 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
             // The addresses first: scripts and tests read the first line for the port.
             for url in broker.urls() {
                 let _ = writeln!(out, "mq broker listening on {url}");
+            }
+            if let Some(addr) = broker.metrics_addr() {
+                let _ = writeln!(out, "mq broker metrics on http://{addr}/metrics");
             }
             match &persistence {
                 Some(p) => {
