@@ -120,11 +120,14 @@ pub struct BrokerState {
     bridges: HashSet<Arc<str>>,
 }
 
-/// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)?
+/// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)? As there,
+/// a bridge's state topic is the exception: a bridge from another broker publishes its
+/// `1` there and leaves its `0` there as its Will.
 fn is_sys(topic: &str) -> bool {
     topic
         .strip_prefix("$SYS")
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        && !mq_proto::topic::matches("$SYS/broker/connection/+/state", topic)
 }
 
 /// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
