@@ -123,9 +123,9 @@ pub struct BrokerState {
     memory: MemoryLimit,
 }
 
-/// Is `topic` in the `$SYS` tree, which only the broker writes? As in Mosquitto, a bridge
-/// may announce its link state on `$SYS/broker/connection/NAME/state` (its notification
-/// topic and Will), so that one topic stays writable.
+/// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)? As there,
+/// a bridge's state topic is the exception: a bridge from another broker publishes its
+/// `1` there and leaves its `0` there as its Will.
 fn is_sys(topic: &str) -> bool {
     topic
         .strip_prefix("$SYS")

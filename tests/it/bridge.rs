@@ -363,3 +363,36 @@ async fn without_round_robin_the_bridge_returns_to_the_first_address_once_it_is_
         .await;
     assert_eq!(text(&far.recv().await), "back home");
 }
+
+#[tokio::test]
+async fn a_clean_session_bridge_drops_what_was_published_while_the_remote_was_away() {
+    let test = "a_clean_session_bridge_drops_what_was_published_while_the_remote_was_away";
+    if !pubsub::have_mosquitto(test) {
+        return;
+    }
+    let mut remote =
+        pubsub::mosquitto_with("persistence true\npersistence_location {dir}/\n", None, &[]);
+    let keeper = |port| {
+        let mut options = MqttOptions::new("keeper", "127.0.0.1", port);
+        options.set_clean_session(false);
+        options
+    };
+    let (mut far, _) = Mqtt::connect_with(keeper(remote.port)).await;
+    far.subscribe("orders/#", QoS::AtLeastOnce).await;
+    drop(far);
+    let (broker, _conf) = bridged(&remote, "cleansession true\ntopic orders/# out 1");
+    let mut watcher = wait_until_linked(&broker).await;
+
+    remote.stop();
+    link_state(&mut watcher, "0").await;
+    let mut near = local_client(&broker, "near").await;
+    near.publish("orders/new", QoS::AtLeastOnce, false, "while away")
+        .await;
+    remote.start_again();
+    link_state(&mut watcher, "1").await;
+    near.publish("orders/new", QoS::AtLeastOnce, false, "after the return")
+        .await;
+
+    let (mut far, _) = Mqtt::connect_with(keeper(remote.port)).await;
+    assert_eq!(text(&far.recv().await), "after the return");
+}

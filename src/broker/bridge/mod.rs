@@ -55,7 +55,14 @@ pub(crate) async fn run(shared: Arc<Shared>, bridge: BridgeConfig, shutdown: Can
         bridge.restart_cap.max(bridge.restart_base),
     );
     let mut try_private = bridge.try_private;
+    let mut linked_before = false;
     loop {
+        if bridge.clean_session && linked_before {
+            // A clean bridge session starts afresh at each connect, here as there: what
+            // queued for the remote while it was away is dropped (Mosquitto's
+            // local_cleansession, which follows cleansession).
+            local = Local::attach(shared.clone(), bridge.clone());
+        }
         let options = connect_options(&bridge, &addresses, try_private, &shared);
         let end = link(&local, &bridge, &addresses, options, &shutdown).await;
         match end {
@@ -67,6 +74,7 @@ pub(crate) async fn run(shared: Arc<Shared>, bridge: BridgeConfig, shutdown: Can
                 );
                 local.notify_state(false);
                 addresses.primary_is_back();
+                linked_before = true;
                 continue;
             }
             LinkEnd::Kicked => {
@@ -83,6 +91,7 @@ pub(crate) async fn run(shared: Arc<Shared>, bridge: BridgeConfig, shutdown: Can
                 if connected {
                     backoff.reset();
                     local.notify_state(false);
+                    linked_before = true;
                 }
                 if try_private && refuses_bridge_flag(&error, bridge.protocol) {
                     info!(
