@@ -79,6 +79,6 @@ impl SessionStore for MemoryStore {
     }
 
     fn iter(&self) -> Box<dyn Iterator<Item = &Session> + '_> {
-        Box::new(self.sessions.values())
+        Box::new(self.sessions.values().map(|session| &**session))
     }
 }
