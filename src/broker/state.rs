@@ -123,11 +123,14 @@ pub struct BrokerState {
     memory: MemoryLimit,
 }
 
-/// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)?
+/// Is `topic` in the `$SYS` tree, which only the broker writes? As in Mosquitto, one
+/// exception: a bridge's status, `$SYS/broker/connection/NAME/state`, which a bridge from
+/// another broker publishes (and leaves as its Will) here.
 fn is_sys(topic: &str) -> bool {
     topic
         .strip_prefix("$SYS")
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        && !mq_proto::topic::matches("$SYS/broker/connection/+/state", topic)
 }
 
 /// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
