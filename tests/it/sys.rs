@@ -411,7 +411,7 @@ async fn sys_tree_covers_every_topic_mosquitto_publishes_in_the_same_formats() {
 }
 
 #[tokio::test]
-async fn clients_cannot_publish_into_the_sys_tree() {
+async fn clients_cannot_publish_into_the_sys_tree_but_a_bridge_status() {
     let broker = Broker::start_with(&["--sys-interval", "1"]);
     let mut connect = connect_packet("forger");
     connect.protocol = ProtocolVersion::V5;
@@ -439,4 +439,22 @@ async fn clients_cannot_publish_into_the_sys_tree() {
         sys.values["$SYS/broker/version"],
         format!("mq version {}", env!("CARGO_PKG_VERSION"))
     );
+
+    // As in Mosquitto, bridges from other brokers may report their state here.
+    let mut bridge = Raw::connect_v311(broker.addr(), "bridge").await;
+    bridge
+        .publish(
+            "$SYS/broker/connection/far/state",
+            QoS::AtLeastOnce,
+            true,
+            b"1",
+        )
+        .await;
+    sys.until("the bridge's state", |s| {
+        s.values
+            .get("$SYS/broker/connection/far/state")
+            .map(String::as_str)
+            == Some("1")
+    })
+    .await;
 }
