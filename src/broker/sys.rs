@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mq_proto::{ByteString, Bytes, Properties, QoS};
+use mq_proto::{ByteString, Bytes, QoS};
 use tokio_util::sync::CancellationToken;
 
 use super::message::Message;
@@ -110,7 +110,7 @@ fn publish_sys(shared: &Shared) {
             payload: Bytes::from(value),
             qos: QoS::AtMostOnce,
             retain: true,
-            properties: Properties::default(),
+            properties: None,
             origin: None,
             received_at: now,
             store_id: Default::default(),
