@@ -132,7 +132,7 @@ fn message() -> Arc<Message> {
         payload: Bytes::from(vec![0u8; 64]),
         qos: QoS::AtMostOnce,
         retain: false,
-        properties: Properties::default(),
+        properties: None,
         origin: None,
         received_at: Instant::now(),
         store_id: Default::default(),

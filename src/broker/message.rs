@@ -12,7 +12,10 @@ pub struct Message {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
-    pub properties: Properties,
+    /// The application properties; `None` when there are none, as for most messages: a
+    /// `Properties` takes some 340 bytes, three times a typical payload, and queued
+    /// messages are counted in millions.
+    pub properties: Option<Box<Properties>>,
     /// The publisher's client identifier, for No Local.
     pub origin: Option<Arc<str>>,
     pub received_at: Instant,
@@ -71,7 +74,7 @@ impl Message {
 
     /// Seconds left of the Message Expiry Interval, if it has one.
     fn remaining_expiry(&self, now: Instant) -> Option<u32> {
-        let interval = self.properties.message_expiry_interval?;
+        let interval = self.properties.as_ref()?.message_expiry_interval?;
         let elapsed = now.saturating_duration_since(self.received_at).as_secs();
         Some(u32::try_from(u64::from(interval).saturating_sub(elapsed)).unwrap_or(0))
     }
@@ -79,7 +82,7 @@ impl Message {
     /// The properties as forwarded now: the Message Expiry Interval is what remains
     /// ([MQTT-3.3.2-6]).
     pub fn forwarded_properties(&self, now: Instant) -> Properties {
-        let mut properties = self.properties.clone();
+        let mut properties = self.properties.as_deref().cloned().unwrap_or_default();
         if let Some(remaining) = self.remaining_expiry(now) {
             properties.message_expiry_interval = Some(remaining.max(1));
         }
@@ -87,10 +90,15 @@ impl Message {
     }
 }
 
+/// Properties as a message keeps them: `None` for none.
+pub fn kept_properties(properties: Properties) -> Option<Box<Properties>> {
+    (properties != Properties::default()).then(|| Box::new(properties))
+}
+
 /// The properties that travel with an application message from publisher to subscribers
 /// (MQTT 5 section 3.3.2.3); connection-scoped ones like Topic Alias stay behind.
-fn application_properties(from: &Properties) -> Properties {
-    Properties {
+fn application_properties(from: &Properties) -> Option<Box<Properties>> {
+    kept_properties(Properties {
         payload_format_indicator: from.payload_format_indicator,
         message_expiry_interval: from.message_expiry_interval,
         content_type: from.content_type.clone(),
@@ -98,7 +106,7 @@ fn application_properties(from: &Properties) -> Properties {
         correlation_data: from.correlation_data.clone(),
         user_properties: from.user_properties.clone(),
         ..Properties::default()
-    }
+    })
 }
 
 /// One message on its way to one session, at the QoS that subscription grants.

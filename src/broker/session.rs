@@ -708,7 +708,7 @@ fn publish_packet(
 mod tests {
     use super::*;
     use crate::broker::message::Message;
-    use mq_proto::{ByteString, Bytes, Properties};
+    use mq_proto::{ByteString, Bytes};
 
     fn delivery(qos: QoS, payload: &'static str) -> Delivery {
         Delivery {
@@ -717,7 +717,7 @@ mod tests {
                 payload: Bytes::from_static(payload.as_bytes()),
                 qos,
                 retain: false,
-                properties: Properties::default(),
+                properties: None,
                 origin: None,
                 received_at: Instant::now(),
                 store_id: Default::default(),

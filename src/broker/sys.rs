@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mq_proto::{ByteString, Bytes, Properties, QoS};
+use mq_proto::{ByteString, Bytes, QoS};
 use tokio_util::sync::CancellationToken;
 
 use super::message::Message;
@@ -339,7 +339,7 @@ impl Published {
                 // would only deliver an older one, and offline sessions need not queue them.
                 qos: QoS::AtMostOnce,
                 retain: true,
-                properties: Properties::default(),
+                properties: None,
                 origin: None,
                 received_at: now,
                 store_id: Default::default(),

@@ -9,6 +9,7 @@ use mq_proto::{Bytes, Connect, Packet, Properties, ProtocolVersion, Publish, QoS
 use tempfile::TempDir;
 
 use crate::harness::Broker;
+use crate::mosquitto::Mosquitto;
 use crate::raw::{connect_packet, pid, Next, Raw, PATIENCE};
 
 fn mq() -> Command {
@@ -233,73 +234,6 @@ fn tool_present(tool: &str, test: &str) -> bool {
     found
 }
 
-/// A Mosquitto broker on a free loopback port with the given password file; killed on drop.
-struct Mosquitto {
-    child: std::process::Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl Mosquitto {
-    async fn start(password_file: &Path) -> Mosquitto {
-        let dir = TempDir::new().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let config = format!(
-            "listener {port} 127.0.0.1\npassword_file {}\nallow_anonymous false\npersistence false\n{}",
-            password_file.display(),
-            // Run as root, Mosquitto would switch to the `mosquitto` user, which cannot
-            // read a 0600 file of ours.
-            if is_root() { "user root\n" } else { "" }
-        );
-        let config_path = write(&dir, "mosquitto.conf", &config);
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start mosquitto");
-        let broker = Mosquitto {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "mosquitto did not start listening"
-            );
-            // Nothing to wait on but the port itself.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        broker
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[tokio::test]
 async fn files_written_by_mq_passwd_mosquitto_work_in_mosquitto() {
     if !tool_present(
@@ -312,7 +246,11 @@ async fn files_written_by_mq_passwd_mosquitto_work_in_mosquitto() {
     let passwords = password_file(&dir, &[("alice", "secret"), ("bob", "s3cret!")], true);
     let text = std::fs::read_to_string(&passwords).expect("read");
     assert!(text.lines().all(|l| l.contains(":$7$")), "{text}");
-    let mosquitto = Mosquitto::start(&passwords).await;
+    let mosquitto = Mosquitto::start(&format!(
+        "password_file {}\nallow_anonymous false\npersistence false\n",
+        passwords.display()
+    ))
+    .await;
     let ok = Raw::handshake(
         mosquitto.addr(),
         login("a", Some("alice"), Some("secret"), ProtocolVersion::V311),

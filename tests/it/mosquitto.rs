@@ -1,4 +1,5 @@
-//! Mosquitto's own clients, `mosquitto_pub` and `mosquitto_sub`, as child processes.
+//! Mosquitto's own clients, `mosquitto_pub` and `mosquitto_sub`, and the `mosquitto`
+//! broker, as child processes.
 //!
 //! When the tools are missing a test prints a notice and returns early; with `CI` set in
 //! the environment a missing tool fails the test instead (`.ci/run` installs them).
@@ -17,7 +18,7 @@ use crate::raw::PATIENCE;
 /// them arrive line by line, so a test can wait for "Subscribed" instead of sleeping.
 const TOOLS: [&str; 3] = ["mosquitto_pub", "mosquitto_sub", "stdbuf"];
 
-fn on_path(tool: &str) -> Option<PathBuf> {
+pub fn on_path(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(tool))
@@ -209,4 +210,72 @@ fn publish_headers_of_mosquitto_sub_parse() {
             payload: String::new()
         }
     );
+}
+
+/// A Mosquitto broker on a free loopback port; killed on drop.
+pub struct Mosquitto {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    /// Starts `mosquitto` with a listener on a free loopback port and `config`'s lines.
+    pub async fn start(config: &str) -> Mosquitto {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let config = format!(
+            "listener {port} 127.0.0.1\n{config}{}",
+            // Run as root, Mosquitto would switch to the `mosquitto` user, which cannot
+            // read a 0600 file of ours.
+            if is_root() { "user root\n" } else { "" }
+        );
+        let config_path = dir.path().join("mosquitto.conf");
+        std::fs::write(&config_path, config).expect("write mosquitto.conf");
+        let child = std::process::Command::new("mosquitto")
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start mosquitto");
+        let broker = Mosquitto {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "mosquitto did not start listening"
+            );
+            // Nothing to wait on but the port itself.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        broker
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }

@@ -385,89 +385,123 @@ async fn million_queued_messages_memory() {
     );
 }
 
-/// Durable QoS 1 throughput (`--persistence sync`, group commit) against memory only, with
-/// 16 publishers each keeping 16 messages unacknowledged, 100-byte payloads, to one offline
-/// persistent subscriber (so every message is queued durably). Bounded: 3 s per mode. Run by
-/// hand (`cargo test --release --test it -- --ignored --nocapture throughput`); the figures
-/// are in BENCHMARKS.md.
+/// Durable QoS 1 throughput (`--persistence sync`: write-ahead log with group commit)
+/// against memory only, periodic saves, and Mosquitto with persistence on (when
+/// installed), with 16 publishers each keeping 16 messages unacknowledged, 100-byte
+/// payloads, to one offline persistent subscriber (so every message is queued durably).
+/// Bounded: 3 s per broker and round; `MQ_THROUGHPUT_ROUNDS` rounds (default 1), the
+/// brokers taking turns within each. Run by hand (`cargo test --release --test it --
+/// --ignored --nocapture throughput`); the figures are in BENCHMARKS.md.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn durable_qos1_throughput_against_memory_only() {
+    let rounds: usize = std::env::var("MQ_THROUGHPUT_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let with_mosquitto = crate::mosquitto::on_path("mosquitto").is_some();
+    for round in 1..=rounds {
+        println!("round {round} of {rounds}");
+        for mode in ["off", "sync", "periodic"] {
+            let data = tempfile::tempdir().expect("temporary folder");
+            let dir = data.path().to_str().unwrap().to_string();
+            let broker = Broker::start_with(&[
+                "--data",
+                &dir,
+                "--persistence",
+                mode,
+                "--max-queued-messages",
+                "10000000",
+                // Debug level: the store threads log their syncs and commits per second.
+                "-v",
+            ]);
+            let report = durable_qos1_load(broker.addr()).await;
+            println!("mq broker --persistence {mode:<8} {report}");
+            for line in broker.stderr().lines().filter(|l| l.contains("store: ")) {
+                println!("    {}", line.split("store: ").nth(1).unwrap_or(line));
+            }
+        }
+        if with_mosquitto {
+            let data = tempfile::tempdir().expect("temporary folder");
+            let mosquitto = crate::mosquitto::Mosquitto::start(&format!(
+                "allow_anonymous true\npersistence true\npersistence_location {}/\n\
+                 max_queued_messages 10000000\nmax_inflight_messages 0\n",
+                data.path().display()
+            ))
+            .await;
+            let report = durable_qos1_load(mosquitto.addr()).await;
+            println!("mosquitto, persistence true       {report}");
+        } else {
+            println!("mosquitto not on PATH: its row is left out");
+        }
+    }
+}
+
+/// The load of [`durable_qos1_throughput_against_memory_only`] on the broker at `addr`:
+/// PUBACKed messages per second and PUBACK latency percentiles, as one line.
+async fn durable_qos1_load(addr: std::net::SocketAddr) -> String {
     const PUBLISHERS: usize = 16;
     const WINDOW: usize = 16;
     const RUN: Duration = Duration::from_secs(3);
-    for mode in ["off", "sync", "periodic"] {
-        let data = tempfile::tempdir().expect("temporary folder");
-        let dir = data.path().to_str().unwrap().to_string();
-        let broker = Broker::start_with(&[
-            "--data",
-            &dir,
-            "--persistence",
-            mode,
-            "--max-queued-messages",
-            "10000000",
-            // Debug level: the store writer logs its commits per second.
-            "-v",
-        ]);
-        let (mut sub, _) = persistent(&broker, "throughput-sub").await;
-        sub.subscribe(&[("load/#", QoS::AtLeastOnce)]).await;
-        sub.disconnect().await;
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for p in 0..PUBLISHERS {
-            let addr = broker.addr();
-            tasks.push(tokio::spawn(async move {
-                let mut raw = Raw::connect_v311(addr, &format!("load-{p}")).await;
-                let topic = format!("load/{p}");
-                let body = Bytes::from(vec![b'x'; 100]);
-                let (mut acked, mut waiting, mut id) = (0u64, 0usize, 0u16);
-                let mut latencies = Vec::new();
-                let mut sent_at = std::collections::VecDeque::new();
-                while started.elapsed() < RUN {
-                    while waiting < WINDOW {
-                        id = id % 60_000 + 1;
-                        raw.send(&Packet::Publish(Publish {
-                            dup: false,
-                            qos: QoS::AtLeastOnce,
-                            retain: false,
-                            topic: topic.as_str().into(),
-                            packet_id: Some(pid(id)),
-                            properties: Properties::default(),
-                            payload: body.clone(),
-                        }))
-                        .await;
-                        sent_at.push_back(Instant::now());
-                        waiting += 1;
-                    }
-                    if let Packet::PubAck(_) = raw.recv().await {
-                        waiting -= 1;
-                        acked += 1;
-                        if let Some(at) = sent_at.pop_front() {
-                            latencies.push(at.elapsed());
-                        }
+    let (mut sub, _) = {
+        let mut connect = connect_packet("throughput-sub");
+        connect.clean_start = false;
+        let (raw, ack) = Raw::connect(addr, connect).await;
+        (raw, ack.session_present)
+    };
+    sub.subscribe(&[("load/#", QoS::AtLeastOnce)]).await;
+    sub.disconnect().await;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for p in 0..PUBLISHERS {
+        tasks.push(tokio::spawn(async move {
+            let mut raw = Raw::connect_v311(addr, &format!("load-{p}")).await;
+            let topic = format!("load/{p}");
+            let body = Bytes::from(vec![b'x'; 100]);
+            let (mut acked, mut waiting, mut id) = (0u64, 0usize, 0u16);
+            let mut latencies = Vec::new();
+            let mut sent_at = std::collections::VecDeque::new();
+            while started.elapsed() < RUN {
+                while waiting < WINDOW {
+                    id = id % 60_000 + 1;
+                    raw.send(&Packet::Publish(Publish {
+                        dup: false,
+                        qos: QoS::AtLeastOnce,
+                        retain: false,
+                        topic: topic.as_str().into(),
+                        packet_id: Some(pid(id)),
+                        properties: Properties::default(),
+                        payload: body.clone(),
+                    }))
+                    .await;
+                    sent_at.push_back(Instant::now());
+                    waiting += 1;
+                }
+                if let Packet::PubAck(_) = raw.recv().await {
+                    waiting -= 1;
+                    acked += 1;
+                    if let Some(at) = sent_at.pop_front() {
+                        latencies.push(at.elapsed());
                     }
                 }
-                (acked, latencies)
-            }));
-        }
-        let mut total = 0;
-        let mut latencies = Vec::new();
-        for task in tasks {
-            let (acked, mut l) = task.await.expect("publisher task");
-            total += acked;
-            latencies.append(&mut l);
-        }
-        let elapsed = started.elapsed();
-        latencies.sort();
-        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-        println!(
-            "--persistence {mode:<8} {PUBLISHERS} publishers x {WINDOW} in flight: {:>7.0} PUBACKed msg/s, PUBACK latency p50 {:?} p99 {:?}",
-            total as f64 / elapsed.as_secs_f64(),
-            at(0.5),
-            at(0.99)
-        );
-        for line in broker.stderr().lines().filter(|l| l.contains("store: ")) {
-            println!("    {}", line.split("store: ").nth(1).unwrap_or(line));
-        }
+            }
+            (acked, latencies)
+        }));
     }
+    let mut total = 0;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (acked, mut l) = task.await.expect("publisher task");
+        total += acked;
+        latencies.append(&mut l);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    format!(
+        "{PUBLISHERS} publishers x {WINDOW} in flight: {:>7.0} PUBACKed msg/s, PUBACK latency p50 {:?} p99 {:?}",
+        total as f64 / elapsed.as_secs_f64(),
+        at(0.5),
+        at(0.99)
+    )
 }

@@ -13,7 +13,7 @@ use mq_proto::{
 use tracing::warn;
 
 use super::config::BridgeConfig;
-use crate::broker::message::Message;
+use crate::broker::message::{kept_properties, Message};
 use crate::broker::session::{PeerLimits, Session};
 use crate::broker::signals::ConnectionSignals;
 use crate::broker::state::{ConnectOutcome, Departure};
@@ -140,7 +140,7 @@ impl Local {
             payload,
             qos,
             retain,
-            properties,
+            properties: kept_properties(properties),
             origin: Some(self.client_id.clone()),
             received_at: Instant::now(),
             store_id: Default::default(),

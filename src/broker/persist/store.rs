@@ -26,7 +26,7 @@ use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use super::journal::{Awaiting, Change, SessionMeta};
 use super::record::*;
 use super::{wal, Recovered, RecoveredSession, StoreError};
-use crate::broker::message::{Delivery, Message};
+use crate::broker::message::{kept_properties, Delivery, Message};
 use crate::broker::session::SessionExpiry;
 
 /// The store's file inside the data folder.
@@ -783,7 +783,7 @@ fn message_record(clock: Clock, message: &Message) -> MessageRecord {
         payload: message.payload.clone(),
         qos: message.qos,
         retain: message.retain,
-        properties: message.properties.clone(),
+        properties: message.properties.as_deref().cloned().unwrap_or_default(),
         origin: message.origin.as_deref().map(str::to_string),
         received_at_ms: clock.to_ms(message.received_at),
     }
@@ -816,7 +816,7 @@ fn message_from(record: MessageRecord, clock: Clock, id: Option<u64>) -> Message
         payload: record.payload,
         qos: record.qos,
         retain: record.retain,
-        properties: record.properties,
+        properties: kept_properties(record.properties),
         origin: record.origin.map(Arc::from),
         received_at: clock.to_instant(record.received_at_ms),
         store_id,
