@@ -12,6 +12,7 @@ mod raw;
 mod auth;
 mod bench;
 mod connect;
+mod deps;
 mod hostile;
 mod interop;
 mod lifecycle;
