@@ -410,7 +410,13 @@ pub fn decode_delivery(bytes: &[u8]) -> Result<DeliveryRecord, RecordError> {
     let packet_id =
         || PacketId::new(raw_id).ok_or_else(|| bad("delivery record in flight with packet id 0"));
     let state = match state_kind {
-        0 => DeliveryState::Queued,
+        // Written as 0: anything else is damage, not a value to ignore.
+        0 if raw_id == 0 => DeliveryState::Queued,
+        0 => {
+            return Err(bad(format!(
+                "delivery record queued with packet id {raw_id}"
+            )))
+        }
         1 => DeliveryState::AwaitingPubAck(packet_id()?),
         2 => DeliveryState::AwaitingPubRec(packet_id()?),
         3 => DeliveryState::AwaitingPubComp(packet_id()?),
@@ -543,6 +549,25 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode_message(&longer).is_err(), "trailing byte");
+    }
+
+    /// Found by the `record` fuzz target: a queued delivery decoded whatever its packet id
+    /// bytes held, so a damaged record passed for a good one.
+    #[test]
+    fn a_queued_delivery_with_a_packet_id_is_refused() {
+        let record = DeliveryRecord {
+            message_id: 42,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            subscription_identifiers: vec![],
+            share: None,
+            state: DeliveryState::Queued,
+        };
+        let mut bytes = encode_delivery(&record);
+        let at = bytes.len() - 2;
+        bytes[at..].copy_from_slice(&0xFF04u16.to_le_bytes());
+        let err = decode_delivery(&bytes).unwrap_err();
+        assert!(err.0.contains("queued with packet id 65284"), "{err}");
     }
 
     #[test]
