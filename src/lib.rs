@@ -1,5 +1,8 @@
 //! mq: one binary for MQTT. The broker, the clients and the command line share this library.
 
+// Safe Rust only: what reads the network, files and the store needs no unsafe code.
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod broker;
 pub mod certs;

@@ -139,7 +139,8 @@ impl Sub {
     /// SIGTERM: mosquitto_sub disconnects cleanly and exits.
     pub async fn terminate(mut self) {
         let pid = self.child.id().expect("mosquitto_sub is running");
-        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        // SAFETY: kill(2) takes two integers and touches no memory of ours; the pid is our
+        // own child, not yet waited for, so it cannot have been reused by another process.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
