@@ -119,7 +119,7 @@ pub struct BrokerConfig {
     /// supported, with Retain Available 0 in CONNACK; 3.x: the connection is closed).
     pub retain_available: bool,
     /// Mosquitto's `message_size_limit`: largest payload accepted, in bytes; 0 for no limit.
-    /// Larger publishes are dropped (v5: refused with 0x95 Packet too large).
+    /// Larger publishes are dropped (v5 QoS 1/2: acknowledged with 0x97 Quota exceeded).
     pub message_size_limit: usize,
 }
 

@@ -3,8 +3,10 @@
 //! writes what the state hands back. Nothing here awaits while holding the lock.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -21,16 +23,19 @@ use mq_proto::{
 };
 
 use super::auth::{self, scram};
+use super::config_file::{SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET};
 use super::session::{Awaiting, PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{BrokerState, ConnectOutcome, Departure};
-use super::stats::Stats;
+use super::stats::{Stats, Tally};
 use super::Shared;
 
 /// Stop filling the write buffer past this; the rest waits for the next round.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// Read at most this much at a time; packets larger than this arrive over several reads.
 const READ_CHUNK: usize = 16 * 1024;
+/// What an empty read buffer grows to when bytes arrive.
+const READ_START: usize = 4 * 1024;
 /// After the broker ends a connection it keeps reading (and discarding) this long, so the
 /// peer can still read the final CONNACK or DISCONNECT instead of getting a reset.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
@@ -92,6 +97,14 @@ struct Connection<S> {
     /// PUBACKs and PUBCOMPs read but not yet applied: they answer nothing, so the ones
     /// of one read are applied under one lock, before any other packet is handled.
     acks: Vec<(PacketId, Awaiting)>,
+    /// Traffic counted since the last flush, added to the shared counters in one go.
+    tally: Tally,
+}
+
+impl<S> Drop for Connection<S> {
+    fn drop(&mut self) {
+        self.tally.flush_into(&self.shared.stats);
+    }
 }
 
 /// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
@@ -122,6 +135,34 @@ impl TopicAliases {
     }
 }
 
+/// How a transport waits for bytes without a buffer to put them in, so an idle
+/// connection holds no read buffer.
+pub(crate) trait WaitReadable {
+    /// Resolves once a read would find bytes (or the end of the stream). A transport that
+    /// cannot tell resolves at once, and its connection keeps its buffer while idle.
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+impl WaitReadable for tokio::net::TcpStream {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        tokio::net::TcpStream::readable(self)
+    }
+}
+
+/// TLS may hold decrypted bytes the socket no longer shows.
+impl<S: Send> WaitReadable for tokio_rustls::server::TlsStream<S> {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A WebSocket message may hold bytes the socket no longer shows.
+impl<S> WaitReadable for crate::net::ws::WsStream<S> {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve<S>(
     stream: S,
@@ -130,7 +171,7 @@ pub(crate) async fn serve<S>(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + WaitReadable + Unpin,
 {
     let connection_id = shared.next_connection_id();
     let max_packet_size = shared.config.max_packet_size;
@@ -146,6 +187,7 @@ pub(crate) async fn serve<S>(
         identity,
         held: VecDeque::new(),
         acks: Vec::new(),
+        tally: Tally::default(),
     };
     let connect_timeout = connection.shared.config.connect_timeout;
     let connect = tokio::select! {
@@ -165,7 +207,7 @@ pub(crate) async fn serve<S>(
     connection.run_session(*connect, shutdown).await;
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
     /// Reads until one whole packet has arrived; the codec insists the first is CONNECT.
     async fn read_connect(&mut self) -> Result<Box<Connect>, Close> {
         match self.read_packet().await? {
@@ -178,7 +220,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn read_packet(&mut self) -> Result<Packet, Close> {
         loop {
             match self.codec.decode(&mut self.read_buf) {
-                Ok(Some(packet)) => return Ok(packet),
+                Ok(Some(packet)) => {
+                    self.tally.received(&packet);
+                    return Ok(packet);
+                }
                 Ok(None) => {}
                 Err(e) => return Err(Close::ProtocolError(e)),
             }
@@ -257,12 +302,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads what the socket has, reserving no more than the pending packet needs.
     /// Returns false at end of stream.
     async fn read_more(&mut self) -> Result<bool, Close> {
+        if self.read_buf.is_empty() {
+            // Nothing half-read: if nothing has arrived either, the buffer goes back and
+            // the wait for bytes holds none.
+            let mut readable = std::pin::pin!(self.stream.readable());
+            let now = std::future::poll_fn(|cx| Poll::Ready(readable.as_mut().poll(cx))).await;
+            let result = match now {
+                Poll::Ready(result) => result,
+                Poll::Pending => {
+                    self.read_buf = BytesMut::new();
+                    readable.await
+                }
+            };
+            if let Err(e) = result {
+                debug!(peer = %self.peer, "read failed: {e}");
+                return Err(Close::Lost);
+            }
+        }
         let needed = self.codec.bytes_needed(&self.read_buf).unwrap_or(0);
-        self.read_buf.reserve(needed.clamp(512, READ_CHUNK));
+        self.read_buf.reserve(needed.clamp(READ_START, READ_CHUNK));
         match self.stream.read_buf(&mut self.read_buf).await {
             Ok(0) => Ok(false),
             Ok(n) => {
-                Stats::add(&self.shared.stats.bytes_received, n as u64);
+                self.tally.bytes_received += n as u64;
                 Ok(true)
             }
             Err(e) => {
@@ -273,6 +335,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
+        // Counted as handed to the socket, so the counters never wait for the next round.
+        self.tally.bytes_sent += self.write_buf.len() as u64;
+        self.tally.flush_into(&self.shared.stats);
         if self.write_buf.is_empty() {
             return Ok(());
         }
@@ -281,7 +346,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Ok(()) => self.stream.flush().await,
             Err(e) => Err(e),
         };
-        Stats::add(&self.shared.stats.bytes_sent, self.write_buf.len() as u64);
         self.write_buf.clear();
         // Give back a buffer grown by a burst rather than keep it for an idle connection.
         if self.write_buf.capacity() > 4 * WRITE_BATCH_BYTES {
@@ -310,6 +374,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     fn send(&mut self, packet: &Packet) {
+        self.tally.sent(packet);
         self.codec.encode(packet, &mut self.write_buf);
     }
 
@@ -398,6 +463,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return self.refuse(ReasonCode::ClientIdentifierNotValid).await;
             }
         }
+        // [MQTT-3.2.2-?] Retain Available 0: a Will that would be retained is refused with 0x9A.
+        let retained_will = connect.will.as_ref().is_some_and(|w| w.retain);
+        if retained_will && !self.shared.config.retain_available {
+            info!(peer = %self.peer, "refused a retained Will: retain_available is false");
+            return self.refuse(ReasonCode::RetainNotSupported).await;
+        }
         let mut proven = certificate;
         let mut auth_reply = None;
         if let Some(method) = connect.properties.authentication_method.clone() {
@@ -471,7 +542,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             "New client connected from {} as {} (p{}, c{}, k{}{}).",
             self.peer,
             client_id,
-            version.level(),
+            // Mosquitto's protocol numbers: 1 for 3.1, 2 for 3.1.1, 5 for 5.0.
+            match version {
+                ProtocolVersion::V31 => 1,
+                ProtocolVersion::V311 => 2,
+                ProtocolVersion::V5 => 5,
+            },
             u8::from(connect.clean_start),
             connect.keep_alive,
             connect
@@ -565,6 +641,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .then_some(config.maximum_qos as u8),
             receive_maximum: Some(config.session_limits.max_inflight),
             topic_alias_maximum: Some(config.topic_alias_maximum).filter(|max| *max > 0),
+            retain_available: (!config.retain_available).then_some(0),
             server_keep_alive,
             // Request/response: a topic prefix meant for this client alone.
             response_information: wants_response_information
@@ -637,6 +714,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             loop {
                 match self.codec.decode(&mut self.read_buf) {
                     Ok(Some(packet)) => {
+                        self.tally.received(&packet);
                         // Before routing the first PUBLISH of this read, let every other
                         // ready connection run: a SUBSCRIBE that reached the broker just
                         // before this PUBLISH on another connection then takes effect
@@ -688,7 +766,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             batch
         });
         self.acks = acks;
-        Stats::add(&self.shared.stats.messages_sent, batch.len() as u64);
         // A QoS 1/2 PUBLISH goes out once its Packet Identifier is committed, so a restart
         // resends it with the same identifier and DUP rather than as a new message.
         for mut publish in batch {
@@ -712,7 +789,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let now = std::time::Instant::now();
         match packet {
             Packet::Publish(mut publish) => {
-                Stats::add(&self.shared.stats.messages_received, 1);
                 self.resolve_topic_alias(&mut publish)?;
                 if !publish.properties.subscription_identifiers.is_empty() {
                     return Err(Close::Refused(
@@ -730,6 +806,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     && std::str::from_utf8(&publish.payload).is_err()
                 {
                     return self.refuse_payload_format(&publish);
+                }
+                if publish.retain && !self.shared.config.retain_available {
+                    return Err(Close::Refused(
+                        ReasonCode::RetainNotSupported,
+                        "retained messages are not available (retain_available false)",
+                    ));
+                }
+                let size_limit = self.shared.config.message_size_limit;
+                if size_limit > 0 && publish.payload.len() > size_limit {
+                    return Ok(self.drop_too_large(client_id, &publish));
                 }
                 let receive_maximum = (connect.protocol == ProtocolVersion::V5)
                     .then_some(self.shared.config.session_limits.max_inflight);
@@ -778,12 +864,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "No Local on a shared subscription [MQTT-3.8.3-4]",
                     ));
                 }
+                // Mosquitto's `log_type subscribe` line: client id, QoS, filter.
+                if tracing::enabled!(target: SUBSCRIBE_LOG_TARGET, tracing::Level::INFO) {
+                    for (filter, options) in &subscribe.filters {
+                        info!(target: SUBSCRIBE_LOG_TARGET, "{client_id} {} {filter}", options.qos as u8);
+                    }
+                }
                 let (ack, ticket) =
                     self.locked(|state| state.subscribe(client_id, &subscribe, now));
                 self.send_after(ticket, Packet::SubAck(ack));
                 Ok(true)
             }
             Packet::Unsubscribe(unsubscribe) => {
+                if tracing::enabled!(target: UNSUBSCRIBE_LOG_TARGET, tracing::Level::INFO) {
+                    for filter in &unsubscribe.filters {
+                        info!(target: UNSUBSCRIBE_LOG_TARGET, "{client_id} {filter}");
+                    }
+                }
                 let (ack, ticket) = self.locked(|state| state.unsubscribe(client_id, &unsubscribe));
                 self.send_after(ticket, Packet::UnsubAck(ack));
                 Ok(false)
@@ -870,16 +967,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 "payload is not UTF-8 although its format indicator says so",
             ));
         };
-        let ack = mq_proto::PubResponse::with_reason(id, ReasonCode::PayloadFormatInvalid);
+        self.refuse_publish(id, publish.qos, ReasonCode::PayloadFormatInvalid);
+        Ok(false)
+    }
+
+    /// A payload over `message_size_limit` is dropped, as Mosquitto does, and the
+    /// connection stays. QoS 1/2 are answered with 0x97 Quota exceeded ("an administrative
+    /// limit"; a plain acknowledgement in 3.x): Mosquitto's 0x95 is not a valid PUBACK or
+    /// PUBREC reason code, and strict clients refuse it.
+    fn drop_too_large(&mut self, client_id: &str, publish: &Publish) -> bool {
+        debug!(
+            "Dropped too large PUBLISH from {client_id} (q{}, r{}, '{}', ... ({} bytes))",
+            publish.qos as u8,
+            u8::from(publish.retain),
+            publish.topic,
+            publish.payload.len()
+        );
+        if let Some(id) = publish.packet_id {
+            self.refuse_publish(id, publish.qos, ReasonCode::QuotaExceeded);
+        }
+        false
+    }
+
+    /// PUBACK (QoS 1) or PUBREC (QoS 2) with a failure reason code.
+    fn refuse_publish(&mut self, id: mq_proto::PacketId, qos: QoS, reason: ReasonCode) {
+        let ack = mq_proto::PubResponse::with_reason(id, reason);
         self.send_after(
             0,
-            if publish.qos == QoS::AtLeastOnce {
+            if qos == QoS::AtLeastOnce {
                 Packet::PubAck(ack)
             } else {
                 Packet::PubRec(ack)
             },
         );
-        Ok(false)
     }
 
     /// Applies the PUBACKs and PUBCOMPs read so far, under one lock.

@@ -142,6 +142,11 @@ pub(crate) async fn serve_connection(
     shared: Arc<Shared>,
     shutdown: CancellationToken,
 ) {
+    // Mosquitto's wording, which log parsers look for; the port is looked up only when logged.
+    info!(
+        "New connection from {peer} on port {}.",
+        stream.local_addr().map_or(0, |a| a.port())
+    );
     let limit = shared.config.connect_timeout;
     let ws_limit = ws_message_limit(shared.config.max_packet_size);
     match transport {

@@ -9,6 +9,7 @@ mod connection;
 mod listener;
 pub mod memory;
 pub mod message;
+mod metrics;
 pub mod persist;
 pub mod retained;
 pub mod session;
@@ -58,6 +59,8 @@ pub enum BrokerError {
     Store(#[from] StoreError),
     #[error("cannot start the store writer: {0}")]
     Writer(io::Error),
+    #[error(transparent)]
+    Bridge(#[from] bridge::BridgeConfigError),
 }
 
 /// What every connection task shares.
@@ -88,10 +91,15 @@ pub struct Broker {
     /// Cancelled by the store writer if a commit fails.
     store_failed: CancellationToken,
     restored_sessions: usize,
+    /// The Prometheus endpoint's socket (`--metrics`).
+    metrics: Option<TcpListener>,
 }
 
 impl Broker {
     pub async fn bind(config: BrokerConfig) -> Result<Broker, BrokerError> {
+        for bridge in &config.bridges {
+            bridge.validate()?;
+        }
         let mut listeners = Vec::new();
         for listener in &config.listeners {
             let transport = Transport::load(listener).map_err(|source| BrokerError::Tls {
@@ -111,6 +119,14 @@ impl Broker {
                 scheme: listener.scheme(),
             });
         }
+        let metrics = match config.metrics {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| BrokerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let config = Arc::new(config);
         let mut state = BrokerState::new(config.clone(), Box::new(MemoryStore::default()));
         state.set_access(auth::login::load_at_start(&config)?);
@@ -160,6 +176,7 @@ impl Broker {
             writer,
             store_failed,
             restored_sessions,
+            metrics,
         })
     }
 
@@ -179,6 +196,11 @@ impl Broker {
             .iter()
             .filter_map(|l| l.tcp.local_addr().ok())
             .collect()
+    }
+
+    /// Where the Prometheus endpoint listens (port 0 resolved), with `--metrics`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// One URL per listener, in configuration order: `mqtt://127.0.0.1:1883`,
@@ -230,6 +252,21 @@ impl Broker {
             ));
         }
         tracker.spawn(sys::housekeeping(self.shared.clone(), shutdown.clone()));
+        if let Some(listener) = self.metrics {
+            tracker.spawn(metrics::serve(
+                listener,
+                self.shared.clone(),
+                tracker.clone(),
+                shutdown.clone(),
+            ));
+        }
+        for bridge in &self.shared.config.bridges {
+            tracker.spawn(bridge::run(
+                self.shared.clone(),
+                bridge.clone(),
+                shutdown.clone(),
+            ));
+        }
         shutdown.cancelled().await;
         tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
@@ -262,7 +299,10 @@ async fn accept_loop(
             accepted = listener.tcp.accept() => accepted,
         };
         let (stream, peer) = match accepted {
-            Ok(pair) => pair,
+            Ok(pair) => {
+                Stats::add(&shared.stats.sockets, 1);
+                pair
+            }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 warn!("accept failed: {e}");

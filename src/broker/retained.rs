@@ -11,17 +11,23 @@ use super::message::Message;
 #[derive(Debug, Default)]
 pub struct RetainedStore {
     messages: HashMap<String, Arc<Message>>,
+    /// Payload bytes of `messages`, kept as they change so `$SYS` need not add them up.
+    payload_bytes: usize,
 }
 
 impl RetainedStore {
     /// Keeps `message` as the topic's retained message; an empty payload clears it
     /// ([MQTT-3.3.1-10]).
     pub fn update(&mut self, message: &Arc<Message>) {
-        if message.payload.is_empty() {
-            self.messages.remove(&*message.topic);
+        let replaced = if message.payload.is_empty() {
+            self.messages.remove(&*message.topic)
         } else {
+            self.payload_bytes += message.payload.len();
             self.messages
-                .insert(message.topic.to_string(), message.clone());
+                .insert(message.topic.to_string(), message.clone())
+        };
+        if let Some(old) = replaced {
+            self.payload_bytes -= old.payload.len();
         }
     }
 
@@ -44,5 +50,10 @@ impl RetainedStore {
 
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
+    }
+
+    /// Payload bytes of all retained messages.
+    pub fn payload_bytes(&self) -> usize {
+        self.payload_bytes
     }
 }

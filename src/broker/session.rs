@@ -189,9 +189,11 @@ pub enum InboundQoS2 {
 pub struct Session {
     pub client_id: Arc<str>,
     pub subscriptions: HashMap<String, SubscriptionOptions>,
-    pub will: Option<Will>,
+    /// Boxed, as the pending Will: most sessions have neither, and every session would
+    /// otherwise carry the room for two (some 400 bytes each).
+    pub will: Option<Box<Will>>,
     /// A Will waiting out its Will Delay Interval after the connection ended.
-    pub pending_will: Option<(Will, Instant)>,
+    pub pending_will: Option<Box<(Will, Instant)>>,
     pub expiry: SessionExpiry,
     /// When the last connection closed; `None` while connected.
     pub disconnected_at: Option<Instant>,
@@ -353,8 +355,8 @@ impl Session {
             client_id: self.client_id.clone(),
             expiry: self.expiry,
             disconnected_at: self.disconnected_at,
-            will: self.will.clone(),
-            pending_will: self.pending_will.clone(),
+            will: self.will.as_deref().cloned(),
+            pending_will: self.pending_will.as_deref().cloned(),
         }
     }
 
@@ -401,6 +403,19 @@ impl Session {
 
     pub fn inflight_len(&self) -> usize {
         self.inflight.len()
+    }
+
+    /// Messages queued or in flight, and their payload bytes.
+    pub fn held(&self) -> (usize, usize) {
+        let inflight_bytes: usize = self
+            .inflight
+            .iter()
+            .map(|(_, i)| i.delivery.message.payload.len())
+            .sum();
+        (
+            self.queue.len() + self.inflight.len(),
+            self.queued_bytes + inflight_bytes,
+        )
     }
 
     /// Messages dropped because the queue was full.

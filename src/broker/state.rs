@@ -3,7 +3,7 @@
 //! subscriptions and wills. Synchronous and socket-free; connection tasks call it under
 //! one lock and do the I/O themselves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -90,8 +90,16 @@ pub struct StateFigures {
     pub clients_total: usize,
     pub clients_maximum: usize,
     pub subscriptions: usize,
+    pub shared_subscriptions: usize,
     pub retained: usize,
     pub messages_dropped: u64,
+    /// Sessions ended because their Session Expiry Interval passed while offline.
+    pub clients_expired: u64,
+    /// Messages held: retained ones, and those queued or in flight per session (a message
+    /// held for several sessions counts once for each).
+    pub stored_messages: usize,
+    /// Payload bytes of `stored_messages`.
+    pub stored_bytes: usize,
 }
 
 pub struct BrokerState {
@@ -102,14 +110,27 @@ pub struct BrokerState {
     retained: RetainedStore,
     clients_maximum: usize,
     messages_dropped: u64,
+    clients_expired: u64,
     /// Round-robin position per shared subscription group.
     share_cursors: HashMap<Arc<str>, usize>,
     /// Who may publish, subscribe and receive what; replaced on reload.
     access: Arc<dyn AccessControl>,
     /// Where changes to durable state are recorded for the store (disabled: memory only).
     journal: Journal,
+    /// The local sessions of bridges: as in Mosquitto, the access rules do not apply to them.
+    bridges: HashSet<Arc<str>>,
     /// Bytes held by messages, against `--max-memory`.
     memory: MemoryLimit,
+}
+
+/// Is `topic` in the `$SYS` tree, which only the broker writes (as in Mosquitto)? As there,
+/// a bridge's state topic is the exception: a bridge from another broker publishes its
+/// `1` there and leaves its `0` there as its Will.
+fn is_sys(topic: &str) -> bool {
+    topic
+        .strip_prefix("$SYS")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        && !mq_proto::topic::matches("$SYS/broker/connection/+/state", topic)
 }
 
 /// Why a PUBLISH from a client ends its connection (MQTT 5 reason codes).
@@ -129,7 +150,7 @@ impl PublishRefused {
 }
 
 /// The acknowledgement that refuses `publish` with `code` (v5 only); none for QoS 0.
-fn refusal(publish: &Publish, code: ReasonCode) -> Option<Packet> {
+fn refused_ack(publish: &Publish, code: ReasonCode) -> Option<Packet> {
     let refused = |id| PubResponse::with_reason(id, code);
     match (publish.qos, publish.packet_id) {
         (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(refused(id))),
@@ -147,12 +168,19 @@ impl BrokerState {
             retained: RetainedStore::default(),
             clients_maximum: 0,
             messages_dropped: 0,
+            clients_expired: 0,
             share_cursors: HashMap::new(),
             access: Arc::new(AllowAll),
             journal: Journal::disabled(),
+            bridges: HashSet::new(),
             memory: MemoryLimit::new(config.max_memory),
             config,
         }
+    }
+
+    /// Marks `client_id` as a bridge's local session, exempt from the access rules.
+    pub fn trust_bridge(&mut self, client_id: Arc<str>) {
+        self.bridges.insert(client_id);
     }
 
     /// A state whose durable changes go to `journal`.
@@ -211,12 +239,15 @@ impl BrokerState {
                     session.subscription_identifiers.insert(filter, id);
                 }
             }
-            session.pending_will = r.pending_will.or_else(|| {
-                r.will.map(|will| {
-                    let delay = will.properties.will_delay_interval.unwrap_or(0);
-                    (will, now + std::time::Duration::from_secs(delay.into()))
+            session.pending_will = r
+                .pending_will
+                .or_else(|| {
+                    r.will.map(|will| {
+                        let delay = will.properties.will_delay_interval.unwrap_or(0);
+                        (will, now + std::time::Duration::from_secs(delay.into()))
+                    })
                 })
-            });
+                .map(Box::new);
             if r.disconnected_at.is_none() {
                 session.record_meta();
             }
@@ -257,14 +288,25 @@ impl BrokerState {
         self.access.authorize(&client, topic, access)
     }
 
+    /// The figures `$SYS` and the metrics endpoint report. Walks the sessions once
+    /// (O(sessions), not O(messages)): call it at the reporting interval, not per packet.
     pub fn figures(&self) -> StateFigures {
+        let (queued, queued_bytes) = self
+            .sessions
+            .iter()
+            .map(Session::held)
+            .fold((0, 0), |(n, b), (sn, sb)| (n + sn, b + sb));
         StateFigures {
             clients_connected: self.links.len(),
             clients_total: self.sessions.len(),
             clients_maximum: self.clients_maximum,
             subscriptions: self.subscriptions.len(),
+            shared_subscriptions: self.subscriptions.shared_len(),
             retained: self.retained.len(),
             messages_dropped: self.messages_dropped,
+            clients_expired: self.clients_expired,
+            stored_messages: self.retained.len() + queued,
+            stored_bytes: self.retained.payload_bytes() + queued_bytes,
         }
     }
 
@@ -297,13 +339,20 @@ impl BrokerState {
         };
 
         if let Some(will) = &connect.will {
+            if self.too_deep(&will.topic) {
+                info!(
+                    "{client_id}: refused: its Will Topic has more than {} levels",
+                    self.config.max_topic_levels
+                );
+                return ConnectOutcome::Refused(ReasonCode::TopicNameInvalid);
+            }
             let client = Client {
                 client_id: &client_id,
                 username: connect.username.as_deref(),
             };
-            if !self.access.authorize(&client, &will.topic, Access::Write) {
+            if is_sys(&will.topic) || !self.access.authorize(&client, &will.topic, Access::Write) {
                 info!(
-                    "{client_id}: refused: the ACL does not let it write its Will Topic '{}'",
+                    "{client_id}: refused: it may not write its Will Topic '{}' ($SYS, or the ACL)",
                     will.topic
                 );
                 return ConnectOutcome::Refused(ReasonCode::NotAuthorized);
@@ -323,7 +372,7 @@ impl BrokerState {
             .sessions
             .get_mut(&client_id)
             .and_then(|s| s.pending_will.take());
-        if let Some((will, _)) = pending {
+        if let Some((will, _)) = pending.map(|pending| *pending) {
             if connect.clean_start {
                 wakes.extend(self.publish_will(&will, &client_id, now));
             }
@@ -354,7 +403,7 @@ impl BrokerState {
             return ConnectOutcome::Refused(ReasonCode::ServerUnavailable);
         };
         session.expiry = expiry;
-        session.will = connect.will.clone();
+        session.will = connect.will.clone().map(Box::new);
         session.username = connect.username.as_deref().map(Arc::from);
         let resend = session.attach(peer, now);
         session.set_durable(&self.journal, expiry != SessionExpiry::OnDisconnect);
@@ -451,7 +500,7 @@ impl BrokerState {
             } else {
                 let due = now + std::time::Duration::from_secs(delay.into());
                 if let Some(session) = self.sessions.get_mut(client_id) {
-                    session.pending_will = Some((will, due));
+                    session.pending_will = Some(Box::new((*will, due)));
                 }
             }
         }
@@ -529,7 +578,9 @@ impl BrokerState {
             client_id,
             username: session.username.as_deref(),
         };
-        if !self.access.authorize(&client, &message.topic, Access::Read) {
+        if !self.access.authorize(&client, &message.topic, Access::Read)
+            && !self.bridges.contains(client_id)
+        {
             return;
         }
         let delivery = Delivery {
@@ -568,19 +619,34 @@ impl BrokerState {
         receive_maximum: Option<u16>,
         now: Instant,
     ) -> Result<(Option<Packet>, Wakes), PublishRefused> {
-        // A denied PUBLISH is dropped; 3.1.1 has no way to say so and still gets its
-        // acknowledgement, v5 gets Reason Code 0x87.
-        let allowed = self.may(client_id, &publish.topic, Access::Write);
-        if !allowed {
+        // A refused PUBLISH is dropped; 3.1.1 has no way to say so and still gets its
+        // acknowledgement, v5 gets the reason: 0x90 for a topic deeper than the broker
+        // takes (MQTT 5 section 3.4.2.1), 0x87 when the ACL denies it.
+        let refusal = if self.too_deep(&publish.topic) {
+            info!(
+                "{client_id}: PUBLISH to a topic of more than {} levels refused",
+                self.config.max_topic_levels
+            );
+            Some(ReasonCode::TopicNameInvalid)
+        } else if is_sys(&publish.topic) {
+            info!(
+                "{client_id}: PUBLISH to '{}' refused: the $SYS tree is the broker's",
+                publish.topic
+            );
+            Some(ReasonCode::NotAuthorized)
+        } else if !self.may(client_id, &publish.topic, Access::Write) {
             info!(
                 "{client_id}: PUBLISH to '{}' denied by the ACL",
                 publish.topic
             );
+            Some(ReasonCode::NotAuthorized)
+        } else {
+            None
+        };
+        let allowed = refusal.is_none();
+        if let Some(reason) = refusal {
             if self.is_v5(client_id) {
-                return Ok((
-                    refusal(publish, ReasonCode::NotAuthorized),
-                    Wakes::default(),
-                ));
+                return Ok((refused_ack(publish, reason), Wakes::default()));
             }
         }
         // Over --max-memory nothing new is kept, except an empty retained message, which
@@ -592,7 +658,7 @@ impl BrokerState {
             self.messages_dropped += 1;
             if publish.qos == QoS::AtMostOnce || self.is_v5(client_id) {
                 return Ok((
-                    refusal(publish, ReasonCode::QuotaExceeded),
+                    refused_ack(publish, ReasonCode::QuotaExceeded),
                     Wakes::default(),
                 ));
             }
@@ -646,6 +712,19 @@ impl BrokerState {
                 reason_codes.push(ReasonCode::UnspecifiedError);
                 continue;
             }
+            let unshared = match SharedFilter::parse(filter) {
+                Some(Ok(shared)) => shared.filter,
+                _ => filter.as_str(),
+            };
+            // 0x8F Topic Filter invalid; 3.1.1 clients see 0x80 Failure.
+            if self.too_deep(unshared) {
+                info!(
+                    "{client_id}: SUBSCRIBE to a filter of more than {} levels refused",
+                    self.config.max_topic_levels
+                );
+                reason_codes.push(ReasonCode::TopicFilterInvalid);
+                continue;
+            }
             // Retained messages are not sent for a shared subscription (MQTT 5 section 4.8.2).
             let shared = SharedFilter::parse(filter).is_some();
             let Some(session) = self.sessions.get_mut(client_id) else {
@@ -657,14 +736,23 @@ impl BrokerState {
                 client_id,
                 username: username.as_deref(),
             };
-            let unshared = match SharedFilter::parse(filter) {
-                Some(Ok(shared)) => shared.filter,
-                _ => filter.as_str(),
-            };
             // 0x87 Not authorized; 3.1.1 clients see 0x80 Failure.
-            if !self.access.authorize_subscription(&client, unshared) {
+            if !self.access.authorize_subscription(&client, unshared)
+                && !self.bridges.contains(client_id)
+            {
                 info!("{client_id}: SUBSCRIBE to '{filter}' denied by the ACL");
                 reason_codes.push(ReasonCode::NotAuthorized);
+                continue;
+            }
+            // 0x97 Quota exceeded; replacing a subscription the session holds is always allowed.
+            if session.subscriptions.len() >= self.config.max_subscriptions_per_client
+                && !session.subscriptions.contains_key(filter.as_str())
+            {
+                info!(
+                    "{client_id}: SUBSCRIBE to '{filter}' refused: it holds {} subscriptions already",
+                    session.subscriptions.len()
+                );
+                reason_codes.push(ReasonCode::QuotaExceeded);
                 continue;
             }
             let mut options = *options;
@@ -680,7 +768,9 @@ impl BrokerState {
             };
             if send_retained && !shared {
                 for message in self.retained.matching(filter, now) {
-                    if !self.access.authorize(&client, &message.topic, Access::Read) {
+                    if !self.access.authorize(&client, &message.topic, Access::Read)
+                        && !self.bridges.contains(client_id)
+                    {
                         continue;
                     }
                     let delivery = Delivery {
@@ -707,6 +797,13 @@ impl BrokerState {
             reason_codes,
             properties: Default::default(),
         }
+    }
+
+    /// Does a Topic Name or Topic Filter have more levels than the broker takes?
+    fn too_deep(&self, topic: &str) -> bool {
+        let limit = self.config.max_topic_levels;
+        // N bytes hold at most N + 1 levels: most topics need no counting.
+        topic.len() >= limit && topic.bytes().filter(|&b| b == b'/').count() >= limit
     }
 
     /// Is `filter` on the operator's list of refused subscriptions?
@@ -762,10 +859,11 @@ impl BrokerState {
                 s.record_meta();
                 pending
             });
-            if let Some((will, _)) = pending {
+            if let Some((will, _)) = pending.map(|pending| *pending) {
                 wakes.extend(self.publish_will(&will, client_id, now));
             }
         }
+        self.clients_expired += expired.len() as u64;
         for client_id in &expired {
             wakes.extend(self.discard_session(client_id));
         }

@@ -21,29 +21,37 @@ pub trait SessionStore: Send {
     fn expired(&self, now: Instant) -> Vec<String>;
     /// Client identifiers of sessions whose delayed Will is due.
     fn pending_wills_due(&self, now: Instant) -> Vec<String>;
+    /// Every session, in no particular order.
+    fn iter(&self) -> Box<dyn Iterator<Item = &Session> + '_>;
 }
 
 /// Sessions kept in memory only: they survive reconnects, not a restart.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    sessions: HashMap<String, Session>,
+    /// Boxed: a map keeps spare slots (up to as many again as it holds), and a spare slot
+    /// of an inline map costs a whole session.
+    sessions: HashMap<String, Box<Session>>,
 }
 
 impl SessionStore for MemoryStore {
     fn get(&self, client_id: &str) -> Option<&Session> {
-        self.sessions.get(client_id)
+        self.sessions.get(client_id).map(|session| &**session)
     }
 
     fn get_mut(&mut self, client_id: &str) -> Option<&mut Session> {
-        self.sessions.get_mut(client_id)
+        self.sessions
+            .get_mut(client_id)
+            .map(|session| &mut **session)
     }
 
     fn insert(&mut self, session: Session) -> Option<Session> {
-        self.sessions.insert(session.client_id.to_string(), session)
+        self.sessions
+            .insert(session.client_id.to_string(), Box::new(session))
+            .map(|old| *old)
     }
 
     fn remove(&mut self, client_id: &str) -> Option<Session> {
-        self.sessions.remove(client_id)
+        self.sessions.remove(client_id).map(|session| *session)
     }
 
     fn len(&self) -> usize {
@@ -61,8 +69,16 @@ impl SessionStore for MemoryStore {
     fn pending_wills_due(&self, now: Instant) -> Vec<String> {
         self.sessions
             .values()
-            .filter(|s| s.pending_will.as_ref().is_some_and(|(_, due)| *due <= now))
+            .filter(|s| {
+                s.pending_will
+                    .as_ref()
+                    .is_some_and(|pending| pending.1 <= now)
+            })
             .map(|s| s.client_id.to_string())
             .collect()
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = &Session> + '_> {
+        Box::new(self.sessions.values().map(|session| &**session))
     }
 }

@@ -91,6 +91,8 @@ pub struct Matches {
 pub struct SubscriptionTree {
     root: Node,
     count: usize,
+    /// How many of `count` are `$share/` subscriptions.
+    shared_count: usize,
 }
 
 impl SubscriptionTree {
@@ -135,6 +137,7 @@ impl SubscriptionTree {
         };
         if is_new {
             self.count += 1;
+            self.shared_count += usize::from(share.is_some());
         }
         is_new
     }
@@ -146,12 +149,18 @@ impl SubscriptionTree {
         let removed = remove_at(&mut self.root, &levels, share, client_id);
         if removed {
             self.count -= 1;
+            self.shared_count -= usize::from(share.is_some());
         }
         removed
     }
 
     pub fn len(&self) -> usize {
         self.count
+    }
+
+    /// Shared subscriptions (`$share/...`), one per member of each group.
+    pub fn shared_len(&self) -> usize {
+        self.shared_count
     }
 
     pub fn is_empty(&self) -> bool {

@@ -118,6 +118,18 @@ pub struct BrokerArgs {
     /// Seconds between saves with --persistence periodic [default: 60].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub autosave_interval: Option<u64>,
+    /// Serve the broker's figures (those of $SYS) for Prometheus at http://ADDR/metrics,
+    /// e.g. 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+    /// Most levels in a topic name or filter: deeper PUBLISHes are refused (MQTT 5 0x90) and
+    /// deeper subscriptions get SUBACK 0x8F (0x80 in 3.1.1) [default: 128].
+    #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
+    pub max_topic_levels: Option<usize>,
+    /// Most subscriptions one client may hold; more get SUBACK 0x97 Quota exceeded (0x80 in
+    /// 3.1.1) [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_subscriptions: Option<usize>,
     /// Report what the store in DIR holds (format version, sessions, queued messages,
     /// retained messages), checking every record, then exit. Changes nothing.
     #[arg(long, value_name = "DIR")]
@@ -234,6 +246,14 @@ impl BrokerArgs {
         }
         set(&mut config.max_keepalive, self.max_keepalive);
         set(&mut config.topic_alias_maximum, self.max_topic_alias);
+        if self.metrics.is_some() {
+            config.metrics = self.metrics;
+        }
+        set(&mut config.max_topic_levels, self.max_topic_levels);
+        set(
+            &mut config.max_subscriptions_per_client,
+            self.max_subscriptions,
+        );
         config
             .refused_filters
             .extend(self.refuse_subscribe.iter().cloned());
@@ -348,6 +368,14 @@ fn check(args: &BrokerArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+fn parse_at_least_one(n: &str) -> Result<usize, String> {
+    match n.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn parse_topic_filter(filter: &str) -> Result<String, String> {
     mq_proto::topic::validate_topic_filter(filter)
         .map(|()| filter.to_string())
@@ -403,8 +431,14 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
     }
     let loaded = args.config()?;
     super::logging::init(&loaded.log, args.verbose)?;
+    // Into the log when it takes warnings; never dropped because it does not.
+    let log_takes_warnings = loaded.log.types.warning && !loaded.log.dest.is_empty();
     for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
+        if log_takes_warnings {
+            tracing::warn!("{warning}");
+        } else {
+            eprintln!("mq: warning: {warning}");
+        }
     }
     let config = loaded.broker;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -421,6 +455,7 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
         let broker = Broker::bind(config).await.map_err(|e| {
             let kind = match e {
                 BrokerError::Access(_) => FailureKind::Usage,
+                BrokerError::Bridge(_) => FailureKind::Usage,
                 BrokerError::Tls { .. } => FailureKind::Tls,
                 BrokerError::Store(_) | BrokerError::Writer(_) => FailureKind::General,
                 _ => FailureKind::Network,
@@ -438,6 +473,9 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
             for url in broker.urls() {
                 let _ = writeln!(out, "mq broker listening on {url}");
             }
+            if let Some(addr) = broker.metrics_addr() {
+                let _ = writeln!(out, "mq broker metrics on http://{addr}/metrics");
+            }
             match &persistence {
                 Some(p) => {
                     let mode = match p.durability {
@@ -454,7 +492,7 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "mq broker data in memory only (--persistence off)");
+                    let _ = writeln!(out, "mq broker data in memory only (persistence off)");
                 }
             }
             let _ = out.flush();
@@ -548,5 +586,79 @@ impl StopSignals {
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
         shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        broker: BrokerArgs,
+    }
+
+    fn config(args: &[&str]) -> BrokerConfig {
+        let cli = Cli::try_parse_from(std::iter::once("mq").chain(args.iter().copied())).unwrap();
+        cli.broker.config().unwrap().broker
+    }
+
+    #[test]
+    fn flags_given_override_the_file_and_the_rest_comes_from_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mq.toml");
+        std::fs::write(
+            &file,
+            "max_queued_messages = 3\nmax_keepalive = 9\n[persistence]\nmode = \"periodic\"\n\
+             dir = \"/srv/mq\"\nautosave_interval = 5\n\
+             [[listener]]\nbind = \"0.0.0.0\"\nport = 1884\n[[listener]]\nport = 9001\nprotocol = \"ws\"\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let from_file = config(&["-c", path]);
+        assert_eq!(from_file.session_limits.max_queued_messages, 3);
+        assert_eq!(
+            from_file.persistence,
+            Some(PersistenceConfig {
+                dir: "/srv/mq".into(),
+                durability: Durability::Periodic(Duration::from_secs(5)),
+            })
+        );
+
+        let c = config(&[
+            "-c",
+            path,
+            "--max-queued-messages",
+            "7",
+            "-p",
+            "0",
+            "--data",
+            "/d",
+        ]);
+        assert_eq!(c.session_limits.max_queued_messages, 7);
+        assert_eq!(c.max_keepalive, 9);
+        assert_eq!(c.listeners[0].bind, SocketAddr::from(([0, 0, 0, 0], 0)));
+        assert_eq!(
+            c.listeners[1].bind.port(),
+            9001,
+            "-p moves the first mqtt listener only"
+        );
+        let p = c.persistence.unwrap();
+        assert_eq!(p.dir, std::path::Path::new("/d"));
+        assert_eq!(p.durability, Durability::Periodic(Duration::from_secs(5)));
+
+        assert_eq!(
+            config(&["-c", path, "--persistence", "off"]).persistence,
+            None
+        );
+    }
+
+    #[test]
+    fn without_a_file_the_defaults_are_mqs() {
+        let c = config(&["--data", "/d"]);
+        assert_eq!(c.listeners, BrokerConfig::default().listeners);
+        assert_eq!(c.persistence.unwrap().durability, Durability::Sync);
     }
 }

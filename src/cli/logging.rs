@@ -8,12 +8,9 @@ use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
 use tracing_subscriber::EnvFilter;
 
 use super::exit::{Failure, FailureKind};
-use crate::broker::config_file::{LogConfig, LogDest, LogFormat, LogTypes};
-
-/// The tracing targets of the per-packet lines that `log_type subscribe` and
-/// `log_type unsubscribe` switch on.
-pub const SUBSCRIBE_TARGET: &str = "mq::subscribe";
-pub const UNSUBSCRIBE_TARGET: &str = "mq::unsubscribe";
+use crate::broker::config_file::{
+    LogConfig, LogDest, LogFormat, LogTypes, SUBSCRIBE_LOG_TARGET, UNSUBSCRIBE_LOG_TARGET,
+};
 
 /// The filter for `types` raised by `verbosity` (-v: connections, -vv: packets, -vvv:
 /// everything). rumqttc logs refused acknowledgements as warnings; `mq pub`/`mq sub`
@@ -44,7 +41,7 @@ pub fn filter(types: &LogTypes, verbosity: u8) -> String {
     };
     let on = |on: bool| if on || verbosity >= 2 { "info" } else { "off" };
     format!(
-        "{level},rumqttc=off,{SUBSCRIBE_TARGET}={},{UNSUBSCRIBE_TARGET}={}",
+        "{level},rumqttc=off,{SUBSCRIBE_LOG_TARGET}={},{UNSUBSCRIBE_LOG_TARGET}={}",
         on(types.subscribe),
         on(types.unsubscribe)
     )

@@ -89,6 +89,9 @@ pub struct ConnectOptions {
     pub max_inflight: u16,
     /// Capacity of the request queue between the caller and the connection.
     pub request_capacity: usize,
+    /// Announce a bridge (Mosquitto's `try_private`): on MQTT 3.x the protocol level gets
+    /// bit 0x80, which rumqttc cannot send, so that path runs on the project's codec.
+    pub bridge: bool,
 }
 
 impl ConnectOptions {
@@ -109,6 +112,7 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             max_inflight: 20,
             request_capacity: 100,
+            bridge: false,
         }
     }
 

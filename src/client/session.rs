@@ -339,8 +339,9 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Client, Connection), ClientErro
     };
     let port = opts.endpoint.port;
     let cap = opts.request_capacity.max(1);
-    let (client, inner) = match opts.protocol {
-        Protocol::V31 => {
+    let (client, inner) = match (opts.protocol, opts.bridge) {
+        // rumqttc speaks neither MQTT 3.1 nor a bridge's protocol level with bit 0x80.
+        (Protocol::V31, _) | (Protocol::V311, true) => {
             let tls = match transport {
                 rumqttc::Transport::Tls(rumqttc::TlsConfiguration::Rustls(config)) => Some(config),
                 _ => None,
@@ -351,7 +352,7 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Client, Connection), ClientErro
                 ConnectionInner::V31(Box::new(connection)),
             )
         }
-        Protocol::V311 => {
+        (Protocol::V311, false) => {
             let mut o = rumqttc::MqttOptions::new(opts.client_id.clone(), broker, port);
             o.set_transport(transport)
                 .set_keep_alive(Duration::from_secs(u64::from(opts.keep_alive)))
@@ -380,7 +381,7 @@ pub fn connect(opts: &ConnectOptions) -> Result<(Client, Connection), ClientErro
                 },
             )
         }
-        Protocol::V5 => {
+        (Protocol::V5, _) => {
             let mut o = rumqttc::v5::MqttOptions::new(opts.client_id.clone(), broker, port);
             let cp = &opts.properties.connect;
             o.set_transport(transport)

@@ -1,6 +1,8 @@
 //! MQTT 3.1 (`MQIsdp`, protocol level 3), which rumqttc does not speak, built on the
-//! project's own codec (`mq-proto`). TCP and TLS; no WebSocket. It yields the same
-//! [`Event`]s as the rumqttc connections, so `mq pub`/`mq sub` treat all versions alike.
+//! project's own codec (`mq-proto`); also MQTT 3.1.1 for a bridge that announces itself
+//! with bit 0x80 of the protocol level (Mosquitto's `try_private`), which rumqttc cannot
+//! send. TCP and TLS; no WebSocket. It yields the same [`Event`]s as the rumqttc
+//! connections, so `mq pub`/`mq sub` and bridges treat all versions alike.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::num::NonZeroU16;
@@ -16,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::error::{ClientError, Reason};
-use super::options::{ConnectOptions, QoS};
+use super::options::{ConnectOptions, Protocol, QoS};
 use super::session::{Event, Message, OutgoingMessage, Sent, Subscription};
 
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -67,6 +69,7 @@ pub(crate) struct Connection {
     awaiting_pingresp: bool,
     closed: bool,
     addr: String,
+    version: ProtocolVersion,
 }
 
 pub(crate) fn new(
@@ -74,10 +77,16 @@ pub(crate) fn new(
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
 ) -> Result<(Handle, Connection), ClientError> {
     if opts.endpoint.scheme.is_websocket() {
-        return Err(ClientError::InvalidOption(
-            "MQTT 3.1 (-V 31) runs over TCP and TLS only, not WebSocket".into(),
-        ));
+        return Err(ClientError::InvalidOption(if opts.bridge {
+            "a bridge announcing itself (try_private) over MQTT 3.x runs over TCP and TLS only, not WebSocket".into()
+        } else {
+            "MQTT 3.1 (-V 31) runs over TCP and TLS only, not WebSocket".into()
+        }));
     }
+    let version = match opts.protocol {
+        Protocol::V311 => ProtocolVersion::V311,
+        _ => ProtocolVersion::V31,
+    };
     let (tx, rx) = mpsc::channel(opts.request_capacity.max(1));
     Ok((
         Handle { tx },
@@ -86,7 +95,7 @@ pub(crate) fn new(
             tls,
             rx,
             stream: None,
-            codec: Codec::client(ProtocolVersion::V31, mq_proto::PROTOCOL_MAX_PACKET_SIZE),
+            codec: Codec::client(version, mq_proto::PROTOCOL_MAX_PACKET_SIZE),
             buf: BytesMut::with_capacity(8192),
             events: VecDeque::new(),
             last_id: 0,
@@ -96,8 +105,28 @@ pub(crate) fn new(
             awaiting_pingresp: false,
             closed: false,
             addr: opts.endpoint.authority(),
+            version,
         },
     ))
+}
+
+/// Sets bit 0x80 of the protocol level in an encoded CONNECT: Mosquitto's sign that the
+/// client is a bridge, so it does not send the bridge's own messages back and keeps their
+/// retain flag.
+fn mark_bridge(connect: &mut [u8]) {
+    // The fixed header: the packet type, then a Remaining Length of 1 to 4 bytes whose
+    // last byte has no continuation bit; then the protocol name as a length and bytes.
+    let Some(length_bytes) = connect.iter().skip(1).position(|b| b & 0x80 == 0) else {
+        return;
+    };
+    let name_at = 2 + length_bytes;
+    let Some(&[high, low]) = connect.get(name_at..name_at + 2) else {
+        return;
+    };
+    let level_at = name_at + 2 + usize::from(u16::from_be_bytes([high, low]));
+    if let Some(level) = connect.get_mut(level_at) {
+        *level |= 0x80;
+    }
 }
 
 fn pqos(q: QoS) -> mq_proto::QoS {
@@ -136,8 +165,12 @@ impl Connection {
     async fn write(&mut self, packet: &Packet) -> Result<(), ClientError> {
         let mut out = BytesMut::new();
         self.codec.encode(packet, &mut out);
+        self.write_bytes(&out).await
+    }
+
+    async fn write_bytes(&mut self, out: &[u8]) -> Result<(), ClientError> {
         let result = match self.stream.as_mut() {
-            Some(stream) => match stream.write_all(&out).await {
+            Some(stream) => match stream.write_all(out).await {
                 Ok(()) => stream.flush().await,
                 Err(e) => Err(e),
             },
@@ -209,7 +242,7 @@ impl Connection {
             properties: Default::default(),
         });
         let connect = Packet::Connect(Box::new(mq_proto::Connect {
-            protocol: ProtocolVersion::V31,
+            protocol: self.version,
             clean_start: self.opts.clean_start,
             keep_alive: self.opts.keep_alive,
             client_id: self.opts.client_id.clone(),
@@ -218,7 +251,12 @@ impl Connection {
             password: self.opts.password.clone().map(|p| p.into_bytes().into()),
             properties: Default::default(),
         }));
-        self.write(&connect).await?;
+        let mut encoded = BytesMut::new();
+        self.codec.encode(&connect, &mut encoded);
+        if self.opts.bridge {
+            mark_bridge(&mut encoded);
+        }
+        self.write_bytes(&encoded).await?;
         let connack = tokio::time::timeout(timeout, self.read_packet()).await;
         let ack = match connack {
             Err(_) => {
@@ -501,6 +539,38 @@ impl Connection {
                     self.events.push_back(Event::Sent(Sent::PingReq));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bridge_connect_carries_bit_0x80_in_the_protocol_level_and_nothing_else_changes() {
+        for (version, level) in [(ProtocolVersion::V31, 3u8), (ProtocolVersion::V311, 4)] {
+            // A client id long enough for a two-byte Remaining Length.
+            let connect = Packet::Connect(Box::new(mq_proto::Connect {
+                protocol: version,
+                clean_start: false,
+                keep_alive: 60,
+                client_id: "c".repeat(200),
+                will: None,
+                username: Some("bridge".into()),
+                password: None,
+                properties: Default::default(),
+            }));
+            let mut plain = BytesMut::new();
+            Codec::client(version, mq_proto::PROTOCOL_MAX_PACKET_SIZE).encode(&connect, &mut plain);
+            let mut marked = plain.clone();
+            mark_bridge(&mut marked);
+            let changed: Vec<usize> = (0..plain.len())
+                .filter(|&i| plain[i] != marked[i])
+                .collect();
+            assert_eq!(changed.len(), 1, "{version:?}");
+            assert_eq!(plain[changed[0]], level);
+            assert_eq!(marked[changed[0]], level | 0x80);
         }
     }
 }

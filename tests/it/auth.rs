@@ -29,7 +29,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// A password file made by `mq passwd -b`, in a temporary directory.
-fn password_file(dir: &TempDir, users: &[(&str, &str)], mosquitto: bool) -> PathBuf {
+pub(crate) fn password_file(dir: &TempDir, users: &[(&str, &str)], mosquitto: bool) -> PathBuf {
     let path = dir.path().join("passwords");
     for (i, (user, password)) in users.iter().enumerate() {
         let mut command = mq();

@@ -125,11 +125,22 @@ impl Broker {
     /// `ws`, `wss`), for brokers started with more listeners than the TCP one.
     pub fn listener(&self, scheme: &str) -> SocketAddr {
         let prefix = format!("mq broker listening on {scheme}://");
-        let parse =
-            |line: &str| -> Option<SocketAddr> { line.strip_prefix(&prefix)?.trim().parse().ok() };
+        self.printed(&prefix, |rest| rest.trim().parse().ok())
+    }
+
+    /// The address of the metrics endpoint, printed as `http://ADDRESS:PORT/metrics`.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.printed("mq broker metrics on http://", |rest| {
+            rest.trim().strip_suffix("/metrics")?.parse().ok()
+        })
+    }
+
+    /// What `parse` makes of the rest of the first stdout line that starts with `prefix`.
+    fn printed<T>(&self, prefix: &str, parse: impl Fn(&str) -> Option<T>) -> T {
+        let parse = |line: &str| -> Option<T> { parse(line.strip_prefix(prefix)?) };
         let mut more = self.more_lines.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(addr) = more.1.iter().find_map(|line| parse(line)) {
-            return addr;
+        if let Some(found) = more.1.iter().find_map(|line| parse(line)) {
+            return found;
         }
         let deadline = Instant::now() + STARTUP;
         loop {
@@ -137,12 +148,12 @@ impl Broker {
             let line = more.0.as_ref().and_then(|rx| rx.recv_timeout(left).ok());
             let Some(line) = line else {
                 panic!(
-                    "the broker printed no {scheme}:// listener; stderr:\n{}",
+                    "the broker printed no line starting {prefix:?}; stderr:\n{}",
                     self.stderr()
                 );
             };
-            if let Some(addr) = parse(&line) {
-                return addr;
+            if let Some(found) = parse(&line) {
+                return found;
             }
             more.1.push(line);
         }

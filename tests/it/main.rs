@@ -11,11 +11,14 @@ mod raw;
 
 mod auth;
 mod bench;
+mod bridge;
+mod config;
 mod connect;
 mod deps;
 mod hostile;
 mod interop;
 mod lifecycle;
+mod limits;
 mod overload;
 mod persistence;
 mod protocol_errors;

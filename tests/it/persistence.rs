@@ -286,7 +286,7 @@ async fn check_store_reports_what_the_store_holds() {
         String::from_utf8_lossy(&out.stderr)
     );
     for line in [
-        "format version 1",
+        "format version 2",
         "sessions: 1",
         "queued messages: 3",
         "retained messages: 1",
@@ -406,6 +406,8 @@ async fn durable_qos1_throughput_against_memory_only() {
             mode,
             "--max-queued-messages",
             "10000000",
+            // Debug level: the store writer logs its commits per second.
+            "-v",
         ]);
         let (mut sub, _) = persistent(&broker, "throughput-sub").await;
         sub.subscribe(&[("load/#", QoS::AtLeastOnce)]).await;
@@ -464,5 +466,8 @@ async fn durable_qos1_throughput_against_memory_only() {
             at(0.5),
             at(0.99)
         );
+        for line in broker.stderr().lines().filter(|l| l.contains("store: ")) {
+            println!("    {}", line.split("store: ").nth(1).unwrap_or(line));
+        }
     }
 }

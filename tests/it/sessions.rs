@@ -12,7 +12,7 @@ use crate::clients::Mqtt;
 use crate::harness::Broker;
 use crate::raw::{connect_packet, Raw};
 
-fn persistent(client_id: &str) -> Connect {
+pub fn persistent(client_id: &str) -> Connect {
     Connect {
         clean_start: false,
         ..connect_packet(client_id)
@@ -44,7 +44,7 @@ pub async fn wait_for_value(raw: &mut Raw, topic: &str, value: &str) {
 
 /// Connects `id` with clean session 0, subscribes, leaves with DISCONNECT, and waits until
 /// the broker counts the session as offline.
-async fn subscribe_and_leave(broker: &Broker, id: &str, filters: &[(&str, QoS)]) {
+pub async fn subscribe_and_leave(broker: &Broker, id: &str, filters: &[(&str, QoS)]) {
     let mut sys = sys_watcher(broker, "$SYS/broker/clients/disconnected").await;
     let (mut raw, ack) = Raw::connect(broker.addr(), persistent(id)).await;
     assert!(!ack.session_present, "a new session");

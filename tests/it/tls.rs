@@ -37,7 +37,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// `mq certs init --dir DIR` into a fresh temporary folder.
-fn certs_init(extra: &[&str]) -> tempfile::TempDir {
+pub(crate) fn certs_init(extra: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary folder");
     let d = dir.path().to_str().expect("utf-8 temp path");
     let out = mq(&[&["certs", "init", "--dir", d], extra].concat());

@@ -66,6 +66,51 @@ impl BridgeConfig {
     }
 }
 
+impl BridgeConfig {
+    /// The client id of the bridge's session in this broker (Mosquitto's `local_clientid`
+    /// default).
+    pub fn local_client_id(&self) -> String {
+        format!("local.{}", self.remote_client_id)
+    }
+
+    /// Refuses settings the bridge could not run with, naming the bridge.
+    pub fn validate(&self) -> Result<(), BridgeConfigError> {
+        if self.addresses.is_empty() {
+            return Err(BridgeConfigError::NoAddress {
+                bridge: self.name.clone(),
+            });
+        }
+        if self.topics.is_empty() {
+            return Err(BridgeConfigError::NoTopic {
+                bridge: self.name.clone(),
+            });
+        }
+        if self.keep_alive < Duration::from_secs(5) || self.keep_alive.as_secs() > 65535 {
+            return Err(BridgeConfigError::KeepAlive {
+                bridge: self.name.clone(),
+                seconds: self.keep_alive.as_secs(),
+            });
+        }
+        for topic in &self.topics {
+            topic.validate(&self.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a bridge's settings cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BridgeConfigError {
+    #[error("bridge {bridge}: no address (add `address HOST[:PORT]`)")]
+    NoAddress { bridge: String },
+    #[error("bridge {bridge}: no topic to bridge (add `topic PATTERN [out|in|both] [QOS]`)")]
+    NoTopic { bridge: String },
+    #[error("bridge {bridge}: keepalive_interval {seconds} is out of range (5 to 65535 seconds)")]
+    KeepAlive { bridge: String, seconds: u64 },
+    #[error(transparent)]
+    Topic(#[from] super::topics::TopicError),
+}
+
 /// The machine's host name, for Mosquitto's default bridge client id.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -174,6 +174,10 @@ impl LogTypes {
     }
 }
 
+/// The tracing targets of the lines `log_type subscribe` / `unsubscribe` switch on.
+pub const SUBSCRIBE_LOG_TARGET: &str = "mq::subscribe";
+pub const UNSUBSCRIBE_LOG_TARGET: &str = "mq::unsubscribe";
+
 /// An option that was read but is not applied as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {

@@ -413,9 +413,9 @@ impl Reader {
             }
             "max_queued_messages" => {
                 let n: usize = parse_number(at, one_value(at, values)?, "a number")?;
-                // Mosquitto: 0 means no limit.
+                // Mosquitto: 0 means no limit; u32::MAX is as good, and a TOML integer can hold it.
                 self.config.session_limits.max_queued_messages =
-                    if n == 0 { usize::MAX } else { n };
+                    if n == 0 { u32::MAX as usize } else { n };
             }
             "max_queued_bytes" => {
                 self.config.session_limits.max_queued_bytes =

@@ -490,3 +490,11 @@ fn the_format_is_detected_from_the_name_or_the_content() {
         Format::Toml
     );
 }
+
+#[test]
+fn mosquittos_no_limit_zeros_convert_to_toml_and_back() {
+    let loaded =
+        mosquitto("max_queued_messages 0\nmax_inflight_messages 0\nmemory_limit 0\n").unwrap();
+    let text = to_toml(&loaded.broker, &loaded.log);
+    assert_eq!(toml(&text).unwrap().broker, loaded.broker, "{text}");
+}

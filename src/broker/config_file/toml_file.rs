@@ -884,21 +884,19 @@ fn log(l: LogToml) -> LogConfig {
 pub fn to_toml(broker: &BrokerConfig, log: &LogConfig) -> String {
     let base = BrokerConfig::default();
     let limits = SessionLimits::default();
-    let differs = |same: bool| !same;
     let mut file = FileToml {
-        sys_interval: differs(broker.sys_interval == base.sys_interval)
+        sys_interval: (broker.sys_interval != base.sys_interval)
             .then(|| broker.sys_interval.map_or(0, |d| d.as_secs())),
-        max_packet_size: differs(broker.max_packet_size == base.max_packet_size)
+        max_packet_size: (broker.max_packet_size != base.max_packet_size)
             .then_some(broker.max_packet_size),
-        maximum_qos: differs(broker.maximum_qos == base.maximum_qos)
+        maximum_qos: (broker.maximum_qos != base.maximum_qos)
             .then_some(QosValue(broker.maximum_qos)),
-        connect_timeout: differs(broker.connect_timeout == base.connect_timeout)
+        connect_timeout: (broker.connect_timeout != base.connect_timeout)
             .then_some(broker.connect_timeout.as_secs()),
-        max_connections: differs(broker.max_connections == base.max_connections)
+        max_connections: (broker.max_connections != base.max_connections)
             .then_some(broker.max_connections),
-        max_keepalive: differs(broker.max_keepalive == base.max_keepalive)
-            .then_some(broker.max_keepalive),
-        max_topic_alias: differs(broker.topic_alias_maximum == base.topic_alias_maximum)
+        max_keepalive: (broker.max_keepalive != base.max_keepalive).then_some(broker.max_keepalive),
+        max_topic_alias: (broker.topic_alias_maximum != base.topic_alias_maximum)
             .then_some(broker.topic_alias_maximum),
         refuse_subscribe: (!broker.refused_filters.is_empty()).then(|| {
             broker
@@ -908,25 +906,21 @@ pub fn to_toml(broker: &BrokerConfig, log: &LogConfig) -> String {
                 .map(TopicFilter)
                 .collect()
         }),
-        max_inflight_messages: differs(broker.session_limits.max_inflight == limits.max_inflight)
+        max_inflight_messages: (broker.session_limits.max_inflight != limits.max_inflight)
             .then_some(NonZeroU16(broker.session_limits.max_inflight)),
-        max_queued_messages: differs(
-            broker.session_limits.max_queued_messages == limits.max_queued_messages,
-        )
-        .then_some(broker.session_limits.max_queued_messages),
-        max_queued_bytes: differs(
-            broker.session_limits.max_queued_bytes == limits.max_queued_bytes,
-        )
-        .then_some(broker.session_limits.max_queued_bytes),
-        max_topic_levels: differs(broker.max_topic_levels == base.max_topic_levels)
+        max_queued_messages: (broker.session_limits.max_queued_messages
+            != limits.max_queued_messages)
+            .then_some(broker.session_limits.max_queued_messages),
+        max_queued_bytes: (broker.session_limits.max_queued_bytes != limits.max_queued_bytes)
+            .then_some(broker.session_limits.max_queued_bytes),
+        max_topic_levels: (broker.max_topic_levels != base.max_topic_levels)
             .then_some(broker.max_topic_levels),
-        max_subscriptions_per_client: differs(
-            broker.max_subscriptions_per_client == base.max_subscriptions_per_client,
-        )
-        .then_some(broker.max_subscriptions_per_client),
-        retain_available: differs(broker.retain_available == base.retain_available)
+        max_subscriptions_per_client: (broker.max_subscriptions_per_client
+            != base.max_subscriptions_per_client)
+            .then_some(broker.max_subscriptions_per_client),
+        retain_available: (broker.retain_available != base.retain_available)
             .then_some(broker.retain_available),
-        message_size_limit: differs(broker.message_size_limit == base.message_size_limit)
+        message_size_limit: (broker.message_size_limit != base.message_size_limit)
             .then_some(broker.message_size_limit),
         metrics: broker.metrics,
         max_memory: broker.max_memory,

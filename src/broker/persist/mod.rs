@@ -10,6 +10,7 @@
 pub mod journal;
 pub mod record;
 mod store;
+mod wal;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -65,6 +66,11 @@ pub enum StoreError {
     },
     #[error("the store {path} is damaged: {detail}; nothing was changed. Move it away to start with an empty store")]
     Corrupt { path: PathBuf, detail: String },
+    #[error("cannot write the write-ahead log in {dir}: {source}; check that the disk has room and the folder is writable")]
+    Log {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("no store at {path}")]
     Missing { path: PathBuf },
     #[error("store {path}: {source}")]

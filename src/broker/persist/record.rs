@@ -7,6 +7,10 @@
 //! field. Times are wall-clock milliseconds since the Unix epoch (i64), so expiry keeps
 //! counting across restarts. The layout is that of [`FORMAT_VERSION`]; a change to it
 //! raises the version and keeps a reader for the old one.
+//!
+//! Version 2 added the write-ahead log (`wal.rs`): a group of changes as one record
+//! ([`encode_group`]), and the `journal_group` key in `meta`. Its tables are those of
+//! version 1, so a version 1 store is read as it is.
 
 use mq_proto::{
     ByteString, Bytes, PacketId, Properties, QoS, RetainHandling, SubscriptionOptions, Will,
@@ -14,12 +18,13 @@ use mq_proto::{
 
 /// The on-disk format this build writes and reads. Stored in the `meta` table from the
 /// first write on; a store with a higher version is refused, never half-read.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const TAG_SESSION: u8 = b'S';
 const TAG_SUBSCRIPTION: u8 = b'F';
 const TAG_MESSAGE: u8 = b'M';
 const TAG_DELIVERY: u8 = b'D';
+const TAG_GROUP: u8 = b'G';
 
 /// A record that does not decode: the store is damaged or was not written by mq.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +90,60 @@ pub struct DeliveryRecord {
     pub subscription_identifiers: Vec<u32>,
     pub share: Option<String>,
     pub state: DeliveryState,
+}
+
+/// One change to durable state as the write-ahead log keeps it (the journal's `Change`,
+/// with times as wall-clock milliseconds and the message written out). Short-lived: one
+/// group's worth at a time, so the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeRecord {
+    Session {
+        client_id: String,
+        session: SessionRecord,
+    },
+    SessionGone {
+        client_id: String,
+    },
+    Subscribed {
+        client_id: String,
+        filter: String,
+        subscription: SubscriptionRecord,
+    },
+    Unsubscribed {
+        client_id: String,
+        filter: String,
+    },
+    /// `message` is `None` when an earlier change of the same group carried the message
+    /// `delivery.message_id`: a group is read on its own, and holds each message once.
+    Queued {
+        client_id: String,
+        seq: u64,
+        delivery: DeliveryRecord,
+        message: Option<MessageRecord>,
+    },
+    /// `state` is never `Queued`.
+    InFlight {
+        client_id: String,
+        seq: u64,
+        state: DeliveryState,
+    },
+    Done {
+        client_id: String,
+        seq: u64,
+    },
+    InboundQoS2 {
+        client_id: String,
+        packet_id: PacketId,
+    },
+    Released {
+        client_id: String,
+        packet_id: PacketId,
+    },
+    Retained(MessageRecord),
+    RetainedCleared {
+        topic: String,
+    },
 }
 
 // ---------------------------------------------------------------------------------------
@@ -200,14 +259,105 @@ pub fn encode_delivery(r: &DeliveryRecord) -> Vec<u8> {
         o.u32(*id);
     }
     o.opt(r.share.as_deref(), |o, s| o.bytes(s.as_bytes()));
-    let (state, id) = match r.state {
+    delivery_state(&mut o, r.state);
+    o.0
+}
+
+fn delivery_state(o: &mut Out, state: DeliveryState) {
+    let (kind, id) = match state {
         DeliveryState::Queued => (0, 0),
         DeliveryState::AwaitingPubAck(id) => (1, id.get()),
         DeliveryState::AwaitingPubRec(id) => (2, id.get()),
         DeliveryState::AwaitingPubComp(id) => (3, id.get()),
     };
-    o.u8(state);
+    o.u8(kind);
     o.u16(id);
+}
+
+/// A group of changes, committed together: one write-ahead log record.
+pub fn encode_group(changes: &[ChangeRecord]) -> Vec<u8> {
+    let mut o = Out::default();
+    o.u8(TAG_GROUP);
+    o.u32(u32::try_from(changes.len()).unwrap_or(u32::MAX));
+    for change in changes {
+        match change {
+            ChangeRecord::Session { client_id, session } => {
+                o.u8(1);
+                o.bytes(client_id.as_bytes());
+                o.bytes(&encode_session(session));
+            }
+            ChangeRecord::SessionGone { client_id } => {
+                o.u8(2);
+                o.bytes(client_id.as_bytes());
+            }
+            ChangeRecord::Subscribed {
+                client_id,
+                filter,
+                subscription,
+            } => {
+                o.u8(3);
+                o.bytes(client_id.as_bytes());
+                o.bytes(filter.as_bytes());
+                o.bytes(&encode_subscription(subscription));
+            }
+            ChangeRecord::Unsubscribed { client_id, filter } => {
+                o.u8(4);
+                o.bytes(client_id.as_bytes());
+                o.bytes(filter.as_bytes());
+            }
+            ChangeRecord::Queued {
+                client_id,
+                seq,
+                delivery,
+                message,
+            } => {
+                o.u8(5);
+                o.bytes(client_id.as_bytes());
+                o.u64(*seq);
+                o.bytes(&encode_delivery(delivery));
+                o.opt(message.as_ref(), |o, m| o.bytes(&encode_message(m)));
+            }
+            ChangeRecord::InFlight {
+                client_id,
+                seq,
+                state,
+            } => {
+                o.u8(6);
+                o.bytes(client_id.as_bytes());
+                o.u64(*seq);
+                delivery_state(&mut o, *state);
+            }
+            ChangeRecord::Done { client_id, seq } => {
+                o.u8(7);
+                o.bytes(client_id.as_bytes());
+                o.u64(*seq);
+            }
+            ChangeRecord::InboundQoS2 {
+                client_id,
+                packet_id,
+            } => {
+                o.u8(8);
+                o.bytes(client_id.as_bytes());
+                o.u16(packet_id.get());
+            }
+            ChangeRecord::Released {
+                client_id,
+                packet_id,
+            } => {
+                o.u8(9);
+                o.bytes(client_id.as_bytes());
+                o.u16(packet_id.get());
+            }
+            ChangeRecord::Retained(message) => {
+                o.u8(10);
+                o.bytes(&encode_message(message));
+            }
+            ChangeRecord::RetainedCleared { topic } => {
+                o.u8(11);
+                o.bytes(topic.as_bytes());
+            }
+        }
+    }
     o.0
 }
 
@@ -324,6 +474,27 @@ impl<'a> In<'a> {
             properties: self.properties()?,
         })
     }
+    fn packet_id(&mut self) -> Result<PacketId, RecordError> {
+        PacketId::new(self.u16()?)
+            .ok_or_else(|| bad(format!("{} record has packet id 0", self.what)))
+    }
+    fn delivery_state(&mut self) -> Result<DeliveryState, RecordError> {
+        let kind = self.u8()?;
+        if kind == 0 {
+            // Written as 0: anything else is damage, not a value to ignore.
+            return match self.u16()? {
+                0 => Ok(DeliveryState::Queued),
+                id => Err(bad(format!("{} record queued with packet id {id}", self.what))),
+            };
+        }
+        let id = self.packet_id()?;
+        match kind {
+            1 => Ok(DeliveryState::AwaitingPubAck(id)),
+            2 => Ok(DeliveryState::AwaitingPubRec(id)),
+            3 => Ok(DeliveryState::AwaitingPubComp(id)),
+            b => Err(bad(format!("{} record has delivery state {b}", self.what))),
+        }
+    }
     fn byte_string(&mut self) -> Result<ByteString, RecordError> {
         Ok(ByteString::from(self.string()?))
     }
@@ -405,23 +576,7 @@ pub fn decode_delivery(bytes: &[u8]) -> Result<DeliveryRecord, RecordError> {
         subscription_identifiers.push(i.u32()?);
     }
     let share = i.opt(In::string)?;
-    let state_kind = i.u8()?;
-    let raw_id = i.u16()?;
-    let packet_id =
-        || PacketId::new(raw_id).ok_or_else(|| bad("delivery record in flight with packet id 0"));
-    let state = match state_kind {
-        // Written as 0: anything else is damage, not a value to ignore.
-        0 if raw_id == 0 => DeliveryState::Queued,
-        0 => {
-            return Err(bad(format!(
-                "delivery record queued with packet id {raw_id}"
-            )))
-        }
-        1 => DeliveryState::AwaitingPubAck(packet_id()?),
-        2 => DeliveryState::AwaitingPubRec(packet_id()?),
-        3 => DeliveryState::AwaitingPubComp(packet_id()?),
-        b => return Err(bad(format!("delivery record has state {b}"))),
-    };
+    let state = i.delivery_state()?;
     i.finish(DeliveryRecord {
         message_id,
         qos,
@@ -430,6 +585,73 @@ pub fn decode_delivery(bytes: &[u8]) -> Result<DeliveryRecord, RecordError> {
         share,
         state,
     })
+}
+
+/// A write-ahead log record: the changes of one group, in order.
+pub fn decode_group(bytes: &[u8]) -> Result<Vec<ChangeRecord>, RecordError> {
+    let mut i = In::new(bytes, TAG_GROUP, "journal group")?;
+    // The smallest change is a kind byte and an empty client id.
+    let n = i.count(5)?;
+    let mut changes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let kind = i.u8()?;
+        let change = if kind == 10 {
+            ChangeRecord::Retained(decode_message(i.bytes()?)?)
+        } else if kind == 11 {
+            ChangeRecord::RetainedCleared { topic: i.string()? }
+        } else {
+            let client_id = i.string()?;
+            match kind {
+                1 => ChangeRecord::Session {
+                    client_id,
+                    session: decode_session(i.bytes()?)?,
+                },
+                2 => ChangeRecord::SessionGone { client_id },
+                3 => ChangeRecord::Subscribed {
+                    client_id,
+                    filter: i.string()?,
+                    subscription: decode_subscription(i.bytes()?)?,
+                },
+                4 => ChangeRecord::Unsubscribed {
+                    client_id,
+                    filter: i.string()?,
+                },
+                5 => ChangeRecord::Queued {
+                    client_id,
+                    seq: i.u64()?,
+                    delivery: decode_delivery(i.bytes()?)?,
+                    message: i.opt(|i| decode_message(i.bytes()?))?,
+                },
+                6 => {
+                    let seq = i.u64()?;
+                    let state = i.delivery_state()?;
+                    if state == DeliveryState::Queued {
+                        return Err(bad("journal group has an in-flight change that is queued"));
+                    }
+                    ChangeRecord::InFlight {
+                        client_id,
+                        seq,
+                        state,
+                    }
+                }
+                7 => ChangeRecord::Done {
+                    client_id,
+                    seq: i.u64()?,
+                },
+                8 => ChangeRecord::InboundQoS2 {
+                    client_id,
+                    packet_id: i.packet_id()?,
+                },
+                9 => ChangeRecord::Released {
+                    client_id,
+                    packet_id: i.packet_id()?,
+                },
+                b => return Err(bad(format!("journal group has change kind {b}"))),
+            }
+        };
+        changes.push(change);
+    }
+    i.finish(changes)
 }
 
 /// The message a delivery record points to, without decoding the rest.
@@ -586,9 +808,92 @@ mod tests {
         assert!(decode_delivery(&bytes).is_err());
     }
 
+    #[test]
+    fn a_group_of_every_kind_of_change_round_trips() {
+        let id = PacketId::new(9).unwrap();
+        let delivery = DeliveryRecord {
+            message_id: 4,
+            qos: QoS::ExactlyOnce,
+            retain: false,
+            subscription_identifiers: vec![3],
+            share: None,
+            state: DeliveryState::Queued,
+        };
+        let group = vec![
+            ChangeRecord::Session {
+                client_id: "c".into(),
+                session: SessionRecord {
+                    expiry: ExpiryRecord::Never,
+                    disconnected_at_ms: None,
+                    will: Some(will()),
+                    pending_will: None,
+                },
+            },
+            ChangeRecord::Subscribed {
+                client_id: "c".into(),
+                filter: "a/#".into(),
+                subscription: SubscriptionRecord {
+                    options: SubscriptionOptions {
+                        qos: QoS::AtLeastOnce,
+                        no_local: false,
+                        retain_as_published: false,
+                        retain_handling: RetainHandling::SendAtSubscribe,
+                    },
+                    identifier: None,
+                },
+            },
+            ChangeRecord::Queued {
+                client_id: "c".into(),
+                seq: 1,
+                delivery: delivery.clone(),
+                message: Some(message()),
+            },
+            ChangeRecord::Queued {
+                client_id: "d".into(),
+                seq: 7,
+                delivery,
+                message: None,
+            },
+            ChangeRecord::InFlight {
+                client_id: "c".into(),
+                seq: 1,
+                state: DeliveryState::AwaitingPubRec(id),
+            },
+            ChangeRecord::Done {
+                client_id: "c".into(),
+                seq: 1,
+            },
+            ChangeRecord::InboundQoS2 {
+                client_id: "c".into(),
+                packet_id: id,
+            },
+            ChangeRecord::Released {
+                client_id: "c".into(),
+                packet_id: id,
+            },
+            ChangeRecord::Retained(message()),
+            ChangeRecord::RetainedCleared {
+                topic: "sensors/1".into(),
+            },
+            ChangeRecord::Unsubscribed {
+                client_id: "c".into(),
+                filter: "a/#".into(),
+            },
+            ChangeRecord::SessionGone {
+                client_id: "c".into(),
+            },
+        ];
+        let bytes = encode_group(&group);
+        assert_eq!(decode_group(&bytes), Ok(group));
+        for len in 0..bytes.len() {
+            assert!(decode_group(&bytes[..len]).is_err(), "prefix of {len}");
+        }
+    }
+
     proptest! {
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode_group(&bytes);
             let _ = decode_session(&bytes);
             let _ = decode_message(&bytes);
             let _ = decode_delivery(&bytes);

@@ -1,8 +1,9 @@
 //! The redb file: its tables, reading it back at start, and applying the journal's changes
 //! in one transaction per batch.
 //!
-//! Tables (format version 1):
-//! - `meta`: `format_version` → u32 LE
+//! Tables (format version 2; version 1 had the same tables without `journal_group`):
+//! - `meta`: `format_version` → u32 LE; `journal_group` → u64 LE, the last write-ahead log
+//!   group (`wal.rs`) this file holds
 //! - `sessions`: client id → session record (expiry, Wills, when it went offline)
 //! - `subscriptions`: (client id, filter) → options and Subscription Identifier
 //! - `messages`: message id → message record; one row however many sessions hold it
@@ -13,8 +14,9 @@
 // redb's own error type is large; it only travels on the error path of a commit.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +25,7 @@ use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::journal::{Awaiting, Change, SessionMeta};
 use super::record::*;
-use super::{Recovered, RecoveredSession, StoreError};
+use super::{wal, Recovered, RecoveredSession, StoreError};
 use crate::broker::message::{Delivery, Message};
 use crate::broker::session::SessionExpiry;
 
@@ -39,10 +41,11 @@ const INBOUND_QOS2: TableDefinition<(&str, u16), ()> = TableDefinition::new("inb
 const RETAINED: TableDefinition<&str, &[u8]> = TableDefinition::new("retained");
 
 const FORMAT_KEY: &str = "format_version";
+const JOURNAL_KEY: &str = "journal_group";
 
 /// Converts between the broker's monotonic clock and the wall clock the store keeps.
 #[derive(Debug, Clone, Copy)]
-struct Clock {
+pub struct Clock {
     instant: Instant,
     unix_ms: i64,
 }
@@ -94,7 +97,228 @@ pub struct Store {
     clock: Clock,
     /// How many deliveries refer to each stored message; a message goes when its count does.
     refs: HashMap<u64, u32>,
-    next_message_id: u64,
+    /// Shared with the write-ahead log, which names messages before the store sees them.
+    next_message_id: Arc<AtomicU64>,
+    /// The last write-ahead log group this file holds.
+    journal_group: u64,
+}
+
+/// Turns the journal's changes into a write-ahead log record (`wal.rs`); made by
+/// [`Store::recorder`], used by the log's thread.
+pub struct Recorder {
+    clock: Clock,
+    next_message_id: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    /// One group of changes as bytes: each message once, however many deliveries of the
+    /// group hold it. Gives each message its store id (`Message::store_id`) on first sight.
+    pub fn group(&self, changes: &[Change]) -> Vec<u8> {
+        let mut written: HashSet<u64> = HashSet::new();
+        let records: Vec<ChangeRecord> = changes
+            .iter()
+            .map(|change| match change {
+                Change::Session(meta) => ChangeRecord::Session {
+                    client_id: meta.client_id.to_string(),
+                    session: session_record(self.clock, meta),
+                },
+                Change::SessionGone(client_id) => ChangeRecord::SessionGone {
+                    client_id: client_id.to_string(),
+                },
+                Change::Subscribed {
+                    client_id,
+                    filter,
+                    options,
+                    identifier,
+                } => ChangeRecord::Subscribed {
+                    client_id: client_id.to_string(),
+                    filter: filter.clone(),
+                    subscription: SubscriptionRecord {
+                        options: *options,
+                        identifier: *identifier,
+                    },
+                },
+                Change::Unsubscribed { client_id, filter } => ChangeRecord::Unsubscribed {
+                    client_id: client_id.to_string(),
+                    filter: filter.clone(),
+                },
+                Change::Queued {
+                    client_id,
+                    delivery,
+                } => {
+                    let id = message_id(&delivery.message, &self.next_message_id);
+                    ChangeRecord::Queued {
+                        client_id: client_id.to_string(),
+                        seq: delivery.seq,
+                        delivery: delivery_record(delivery, id),
+                        message: written
+                            .insert(id)
+                            .then(|| message_record(self.clock, &delivery.message)),
+                    }
+                }
+                Change::InFlight {
+                    client_id,
+                    seq,
+                    packet_id,
+                    awaiting,
+                } => ChangeRecord::InFlight {
+                    client_id: client_id.to_string(),
+                    seq: *seq,
+                    state: in_flight_state(*packet_id, *awaiting),
+                },
+                Change::Done { client_id, seq } => ChangeRecord::Done {
+                    client_id: client_id.to_string(),
+                    seq: *seq,
+                },
+                Change::InboundQoS2 {
+                    client_id,
+                    packet_id,
+                } => ChangeRecord::InboundQoS2 {
+                    client_id: client_id.to_string(),
+                    packet_id: *packet_id,
+                },
+                Change::Released {
+                    client_id,
+                    packet_id,
+                } => ChangeRecord::Released {
+                    client_id: client_id.to_string(),
+                    packet_id: *packet_id,
+                },
+                Change::Retained(message) => {
+                    ChangeRecord::Retained(message_record(self.clock, message))
+                }
+                Change::RetainedCleared(topic) => ChangeRecord::RetainedCleared {
+                    topic: topic.to_string(),
+                },
+            })
+            .collect();
+        encode_group(&records)
+    }
+}
+
+/// The message's store id, given now if it has none yet.
+fn message_id(message: &Message, next: &AtomicU64) -> u64 {
+    *message
+        .store_id
+        .get_or_init(|| next.fetch_add(1, Ordering::Relaxed))
+}
+
+fn delivery_record(delivery: &Delivery, message_id: u64) -> DeliveryRecord {
+    DeliveryRecord {
+        message_id,
+        qos: delivery.qos,
+        retain: delivery.retain,
+        subscription_identifiers: delivery.subscription_identifiers.clone(),
+        share: delivery.share.as_deref().map(str::to_string),
+        state: DeliveryState::Queued,
+    }
+}
+
+fn in_flight_state(packet_id: PacketId, awaiting: Awaiting) -> DeliveryState {
+    match awaiting {
+        Awaiting::PubAck => DeliveryState::AwaitingPubAck(packet_id),
+        Awaiting::PubRec => DeliveryState::AwaitingPubRec(packet_id),
+        Awaiting::PubComp => DeliveryState::AwaitingPubComp(packet_id),
+    }
+}
+
+/// A write-ahead log record's change as the journal made it; `messages` holds the
+/// messages met so far in the group.
+fn change_from(
+    clock: Clock,
+    record: ChangeRecord,
+    messages: &mut HashMap<u64, Arc<Message>>,
+) -> Result<Change, String> {
+    Ok(match record {
+        ChangeRecord::Session { client_id, session } => {
+            Change::Session(Box::new(session_meta(clock, client_id.into(), session)))
+        }
+        ChangeRecord::SessionGone { client_id } => Change::SessionGone(client_id.into()),
+        ChangeRecord::Subscribed {
+            client_id,
+            filter,
+            subscription,
+        } => Change::Subscribed {
+            client_id: client_id.into(),
+            filter,
+            options: subscription.options,
+            identifier: subscription.identifier,
+        },
+        ChangeRecord::Unsubscribed { client_id, filter } => Change::Unsubscribed {
+            client_id: client_id.into(),
+            filter,
+        },
+        ChangeRecord::Queued {
+            client_id,
+            seq,
+            delivery,
+            message,
+        } => {
+            let id = delivery.message_id;
+            let message = match message {
+                Some(record) => messages
+                    .entry(id)
+                    .or_insert_with(|| Arc::new(message_from(record, clock, Some(id))))
+                    .clone(),
+                None => messages.get(&id).cloned().ok_or_else(|| {
+                    format!("a delivery of {client_id:?} refers to message {id}, which its group does not hold")
+                })?,
+            };
+            Change::Queued {
+                client_id: client_id.into(),
+                delivery: Delivery {
+                    message,
+                    qos: delivery.qos,
+                    retain: delivery.retain,
+                    subscription_identifiers: delivery.subscription_identifiers,
+                    share: delivery.share.map(Arc::from),
+                    seq,
+                },
+            }
+        }
+        ChangeRecord::InFlight {
+            client_id,
+            seq,
+            state,
+        } => {
+            let (packet_id, awaiting) = match state {
+                DeliveryState::AwaitingPubAck(id) => (id, Awaiting::PubAck),
+                DeliveryState::AwaitingPubRec(id) => (id, Awaiting::PubRec),
+                DeliveryState::AwaitingPubComp(id) => (id, Awaiting::PubComp),
+                DeliveryState::Queued => {
+                    return Err(format!("an in-flight change of {client_id:?} is queued"))
+                }
+            };
+            Change::InFlight {
+                client_id: client_id.into(),
+                seq,
+                packet_id,
+                awaiting,
+            }
+        }
+        ChangeRecord::Done { client_id, seq } => Change::Done {
+            client_id: client_id.into(),
+            seq,
+        },
+        ChangeRecord::InboundQoS2 {
+            client_id,
+            packet_id,
+        } => Change::InboundQoS2 {
+            client_id: client_id.into(),
+            packet_id,
+        },
+        ChangeRecord::Released {
+            client_id,
+            packet_id,
+        } => Change::Released {
+            client_id: client_id.into(),
+            packet_id,
+        },
+        ChangeRecord::Retained(record) => {
+            Change::Retained(Arc::new(message_from(record, clock, None)))
+        }
+        ChangeRecord::RetainedCleared { topic } => Change::RetainedCleared(topic.into()),
+    })
 }
 
 fn engine(path: &Path) -> impl Fn(redb::Error) -> StoreError + '_ {
@@ -120,12 +344,20 @@ fn corrupt(path: &Path, detail: impl Into<String>) -> StoreError {
     }
 }
 
+/// redb's page cache. Its default (1 GiB) keeps every page written since the start in
+/// memory: with a million queued messages that was most of the broker's RSS. The broker
+/// reads the store only at start; writes touch the right edge of a few B-trees, which
+/// this holds many times over.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Opens the redb file, mapping "not a redb file" and "in use" to their own errors.
 fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
+    let mut builder = redb::Builder::new();
+    builder.set_cache_size(CACHE_BYTES);
     let opened = if create {
-        Database::create(path)
+        builder.create(path)
     } else {
-        Database::open(path)
+        builder.open(path)
     };
     opened.map_err(|e| match e {
         redb::DatabaseError::UpgradeRequired(v) => corrupt(
@@ -184,8 +416,50 @@ fn format_version(db: &Database, path: &Path) -> Result<Option<u32>, StoreError>
     Ok(Some(found))
 }
 
+/// The last write-ahead log group the file holds (0: none yet).
+fn journal_group(db: &Database, path: &Path) -> Result<u64, StoreError> {
+    let err = engine(path);
+    let txn = db.begin_read().map_err(|e| err(e.into()))?;
+    let meta = txn.open_table(META).map_err(|e| err(e.into()))?;
+    let Some(value) = meta.get(JOURNAL_KEY).map_err(|e| err(e.into()))? else {
+        return Ok(0);
+    };
+    let bytes: [u8; 8] = value
+        .value()
+        .try_into()
+        .map_err(|_| corrupt(path, "the journal group is not 8 bytes"))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// The write-ahead log's groups in `dir` that the file does not hold yet, as changes.
+fn unapplied(
+    dir: &Path,
+    path: &Path,
+    clock: Clock,
+    applied: u64,
+) -> Result<(Vec<Change>, u64), StoreError> {
+    let groups = wal::read(dir).map_err(|detail| corrupt(path, detail))?;
+    let mut changes = Vec::new();
+    let mut last = applied;
+    for (group, body) in groups {
+        if group <= applied {
+            continue;
+        }
+        let bad =
+            |detail: String| corrupt(path, format!("write-ahead log group {group}: {detail}"));
+        let records = decode_group(&body).map_err(|e| bad(e.to_string()))?;
+        let mut messages = HashMap::new();
+        for record in records {
+            changes.push(change_from(clock, record, &mut messages).map_err(bad)?);
+        }
+        last = group;
+    }
+    Ok((changes, last))
+}
+
 impl Store {
-    /// Opens (or creates) the store in `dir` and reads back everything it holds. Messages
+    /// Opens (or creates) the store in `dir` and reads back everything it holds, with
+    /// what the write-ahead log holds beyond it (applied, and the log removed). Messages
     /// no delivery refers to any more are removed.
     pub fn open(dir: &Path) -> Result<(Store, Recovered), StoreError> {
         guarded(dir, || Store::open_unguarded(dir))
@@ -199,7 +473,9 @@ impl Store {
         let path = dir.join(STORE_FILE);
         let db = open_db(&path, true)?;
         let err = engine(&path);
-        if format_version(&db, &path)?.is_none() {
+        if format_version(&db, &path)? != Some(FORMAT_VERSION) {
+            // New, or an older version this one reads as it is: from now on it may have a
+            // write-ahead log beside it, which an older mq would not read.
             let txn = db.begin_write().map_err(|e| err(e.into()))?;
             {
                 let mut meta = txn.open_table(META).map_err(|e| err(e.into()))?;
@@ -215,7 +491,13 @@ impl Store {
             txn.commit().map_err(|e| err(e.into()))?;
         }
         let clock = Clock::now();
-        let loaded = load(&db, &path, clock)?;
+        let mut store = Store::recover(db, &path, clock)?;
+        wal::remove_all(dir).map_err(|source| StoreError::Folder {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let loaded = load(&store.db, &path, clock)?;
+        let db = store.db;
         if !loaded.orphans.is_empty() {
             let txn = db.begin_write().map_err(|e| err(e.into()))?;
             {
@@ -226,14 +508,48 @@ impl Store {
             }
             txn.commit().map_err(|e| err(e.into()))?;
         }
-        let store = Store {
+        store = Store {
             db,
             path: path.clone(),
             clock,
             refs: loaded.refs,
-            next_message_id: loaded.next_message_id,
+            next_message_id: Arc::new(AtomicU64::new(loaded.next_message_id)),
+            journal_group: store.journal_group,
         };
         Ok((store, loaded.recovered))
+    }
+
+    /// The store on `db` with the write-ahead log's unapplied groups committed into it.
+    fn recover(db: Database, path: &Path, clock: Clock) -> Result<Store, StoreError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let applied = journal_group(&db, path)?;
+        let loaded = load(&db, path, clock)?;
+        let mut store = Store {
+            db,
+            path: path.to_path_buf(),
+            clock,
+            refs: loaded.refs,
+            next_message_id: Arc::new(AtomicU64::new(loaded.next_message_id)),
+            journal_group: applied,
+        };
+        let (changes, last) = unapplied(dir, path, clock, applied)?;
+        if last > applied {
+            store.commit(changes, true, Some(last))?;
+        }
+        Ok(store)
+    }
+
+    /// Turns changes into write-ahead log records for this store.
+    pub fn recorder(&self) -> Recorder {
+        Recorder {
+            clock: self.clock,
+            next_message_id: self.next_message_id.clone(),
+        }
+    }
+
+    /// The last write-ahead log group the store holds.
+    pub fn journal_group(&self) -> u64 {
+        self.journal_group
     }
 
     pub fn path(&self) -> &Path {
@@ -241,8 +557,13 @@ impl Store {
     }
 
     /// Applies `changes` in order as one transaction; with `sync` the commit is on disk
-    /// when this returns.
-    pub fn commit(&mut self, changes: Vec<Change>, sync: bool) -> Result<(), StoreError> {
+    /// when this returns. `journal_group`: the last write-ahead log group they include.
+    pub fn commit(
+        &mut self,
+        changes: Vec<Change>,
+        sync: bool,
+        journal_group: Option<u64>,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = engine(&path);
         let mut txn = self.db.begin_write().map_err(|e| err(e.into()))?;
@@ -264,14 +585,22 @@ impl Store {
                 self.apply(&mut tables, change).map_err(&err)?;
             }
         }
+        if let Some(group) = journal_group {
+            let mut meta = txn.open_table(META).map_err(|e| err(e.into()))?;
+            meta.insert(JOURNAL_KEY, group.to_le_bytes().as_slice())
+                .map_err(|e| err(e.into()))?;
+        }
         txn.commit().map_err(|e| err(e.into()))?;
+        if let Some(group) = journal_group {
+            self.journal_group = group;
+        }
         Ok(())
     }
 
     fn apply(&mut self, t: &mut Tables<'_>, change: Change) -> Result<(), redb::Error> {
         match change {
             Change::Session(meta) => {
-                let record = self.session_record(&meta);
+                let record = session_record(self.clock, &meta);
                 t.sessions
                     .insert(&*meta.client_id, encode_session(&record).as_slice())?;
             }
@@ -297,28 +626,16 @@ impl Store {
                 delivery,
             } => {
                 let message = &delivery.message;
-                let next = &mut self.next_message_id;
-                let id = *message.store_id.get_or_init(|| {
-                    let id = *next;
-                    *next += 1;
-                    id
-                });
+                let id = message_id(message, &self.next_message_id);
                 let count = self.refs.entry(id).or_insert(0);
                 if *count == 0 {
-                    let record = encode_message(&self.message_record(message));
+                    let record = encode_message(&message_record(self.clock, message));
                     t.messages.insert(id, record.as_slice())?;
                 }
                 if let Some(count) = self.refs.get_mut(&id) {
                     *count += 1;
                 }
-                let record = encode_delivery(&DeliveryRecord {
-                    message_id: id,
-                    qos: delivery.qos,
-                    retain: delivery.retain,
-                    subscription_identifiers: delivery.subscription_identifiers.clone(),
-                    share: delivery.share.as_deref().map(str::to_string),
-                    state: DeliveryState::Queued,
-                });
+                let record = encode_delivery(&delivery_record(&delivery, id));
                 let replaced = t
                     .deliveries
                     .insert((&*client_id, delivery.seq), record.as_slice())?
@@ -339,11 +656,7 @@ impl Store {
                     .map(|v| decode_delivery(v.value()));
                 match current {
                     Some(Ok(mut record)) => {
-                        record.state = match awaiting {
-                            Awaiting::PubAck => DeliveryState::AwaitingPubAck(packet_id),
-                            Awaiting::PubRec => DeliveryState::AwaitingPubRec(packet_id),
-                            Awaiting::PubComp => DeliveryState::AwaitingPubComp(packet_id),
-                        };
+                        record.state = in_flight_state(packet_id, awaiting);
                         t.deliveries
                             .insert((&*client_id, seq), encode_delivery(&record).as_slice())?;
                     }
@@ -375,7 +688,7 @@ impl Store {
                 t.inbound.remove((&*client_id, packet_id.get()))?;
             }
             Change::Retained(message) => {
-                let record = encode_message(&self.message_record(&message));
+                let record = encode_message(&message_record(self.clock, &message));
                 t.retained.insert(&*message.topic, record.as_slice())?;
             }
             Change::RetainedCleared(topic) => {
@@ -432,33 +745,47 @@ impl Store {
         }
         Ok(())
     }
+}
 
-    fn session_record(&self, meta: &SessionMeta) -> SessionRecord {
-        SessionRecord {
-            expiry: match meta.expiry {
-                SessionExpiry::OnDisconnect => ExpiryRecord::OnDisconnect,
-                SessionExpiry::After(d) => ExpiryRecord::AfterSecs(d.as_secs()),
-                SessionExpiry::Never => ExpiryRecord::Never,
-            },
-            disconnected_at_ms: meta.disconnected_at.map(|at| self.clock.to_ms(at)),
-            will: meta.will.clone(),
-            pending_will: meta
-                .pending_will
-                .as_ref()
-                .map(|(will, due)| (will.clone(), self.clock.to_ms(*due))),
-        }
+fn session_record(clock: Clock, meta: &SessionMeta) -> SessionRecord {
+    SessionRecord {
+        expiry: match meta.expiry {
+            SessionExpiry::OnDisconnect => ExpiryRecord::OnDisconnect,
+            SessionExpiry::After(d) => ExpiryRecord::AfterSecs(d.as_secs()),
+            SessionExpiry::Never => ExpiryRecord::Never,
+        },
+        disconnected_at_ms: meta.disconnected_at.map(|at| clock.to_ms(at)),
+        will: meta.will.clone(),
+        pending_will: meta
+            .pending_will
+            .as_ref()
+            .map(|(will, due)| (will.clone(), clock.to_ms(*due))),
     }
+}
 
-    fn message_record(&self, message: &Message) -> MessageRecord {
-        MessageRecord {
-            topic: message.topic.clone(),
-            payload: message.payload.clone(),
-            qos: message.qos,
-            retain: message.retain,
-            properties: message.properties.clone(),
-            origin: message.origin.as_deref().map(str::to_string),
-            received_at_ms: self.clock.to_ms(message.received_at),
-        }
+fn session_meta(clock: Clock, client_id: Arc<str>, r: SessionRecord) -> SessionMeta {
+    SessionMeta {
+        client_id,
+        expiry: match r.expiry {
+            ExpiryRecord::OnDisconnect => SessionExpiry::OnDisconnect,
+            ExpiryRecord::AfterSecs(s) => SessionExpiry::After(std::time::Duration::from_secs(s)),
+            ExpiryRecord::Never => SessionExpiry::Never,
+        },
+        disconnected_at: r.disconnected_at_ms.map(|ms| clock.to_instant(ms)),
+        will: r.will,
+        pending_will: r.pending_will.map(|(w, due)| (w, clock.due(due))),
+    }
+}
+
+fn message_record(clock: Clock, message: &Message) -> MessageRecord {
+    MessageRecord {
+        topic: message.topic.clone(),
+        payload: message.payload.clone(),
+        qos: message.qos,
+        retain: message.retain,
+        properties: message.properties.clone(),
+        origin: message.origin.as_deref().map(str::to_string),
+        received_at_ms: clock.to_ms(message.received_at),
     }
 }
 
@@ -526,20 +853,15 @@ fn load(db: &Database, path: &Path, clock: Clock) -> Result<Loaded, StoreError> 
             let (k, v) = entry.map_err(|e| err(e.into()))?;
             let client_id = k.value().to_string();
             let r = decode_session(v.value()).map_err(|e| bad("session", client_id.clone(), e))?;
+            let meta = session_meta(clock, client_id.as_str().into(), r);
             sessions.insert(
-                client_id.clone(),
+                client_id,
                 RecoveredSession {
-                    client_id: client_id.into(),
-                    expiry: match r.expiry {
-                        ExpiryRecord::OnDisconnect => SessionExpiry::OnDisconnect,
-                        ExpiryRecord::AfterSecs(s) => {
-                            SessionExpiry::After(std::time::Duration::from_secs(s))
-                        }
-                        ExpiryRecord::Never => SessionExpiry::Never,
-                    },
-                    disconnected_at: r.disconnected_at_ms.map(|ms| clock.to_instant(ms)),
-                    will: r.will,
-                    pending_will: r.pending_will.map(|(w, due)| (w, clock.due(due))),
+                    client_id: meta.client_id,
+                    expiry: meta.expiry,
+                    disconnected_at: meta.disconnected_at,
+                    will: meta.will,
+                    pending_will: meta.pending_will,
                     subscriptions: Vec::new(),
                     queue: Vec::new(),
                     inflight: Vec::new(),
@@ -697,8 +1019,33 @@ fn inspect_unguarded(dir: &Path) -> Result<StoreSummary, StoreError> {
     }
     let db = open_db(&path, false)?;
     let format_version = format_version(&db, &path)?.unwrap_or(FORMAT_VERSION);
-    let loaded = load(&db, &path, Clock::now())?;
+    let clock = Clock::now();
     let err = engine(&path);
+    let applied = journal_group(&db, &path)?;
+    let db = if wal::read(dir)
+        .map_err(|detail| corrupt(&path, detail))?
+        .iter()
+        .any(|(group, _)| *group > applied)
+    {
+        // What the broker would see at its next start: the write-ahead log applied, here
+        // to a copy in memory, so the file is not changed.
+        drop(db);
+        let bytes = std::fs::read(&path).map_err(|source| StoreError::Folder {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let copy = redb::backends::InMemoryBackend::new();
+        let copied = redb::StorageBackend::set_len(&copy, bytes.len() as u64)
+            .and_then(|()| redb::StorageBackend::write(&copy, 0, &bytes));
+        copied.map_err(|e| err(e.into()))?;
+        let db = redb::Builder::new()
+            .create_with_backend(copy)
+            .map_err(|e| err(e.into()))?;
+        Store::recover(db, &path, clock)?.db
+    } else {
+        db
+    };
+    let loaded = load(&db, &path, clock)?;
     let count = || -> Result<u64, redb::Error> {
         let txn = db.begin_read()?;
         let messages = txn.open_table(MESSAGES)?;

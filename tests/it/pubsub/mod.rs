@@ -63,6 +63,26 @@ impl Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Stops Mosquitto with SIGTERM, so it saves its persistence file, and waits for it.
+    pub fn stop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        while self.child.try_wait().expect("wait for mosquitto").is_none() {
+            assert!(Instant::now() < deadline, "mosquitto ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a stopped Mosquitto again with the same configuration, on the same port.
+    pub fn start_again(&mut self) {
+        assert_eq!(self.kind, Kind::Mosquitto, "only Mosquitto is restarted");
+        let binary = mosquitto_binary().expect("mosquitto binary");
+        let conf = self.dir.path().join("mosquitto.conf");
+        self.child = spawn_mosquitto(&binary, &conf, self.port)
+            .unwrap_or_else(|e| panic!("mosquitto would not start again: {e}"));
+    }
 }
 
 impl Drop for Broker {
@@ -189,40 +209,48 @@ pub fn mosquitto_with(extra: &str, listener: Option<&str>, files: &[(&str, &[u8]
         let conf = format!("{listener_line}\n{anonymous}user root\n{extra}\n");
         let conf_path = dir.path().join("mosquitto.conf");
         std::fs::write(&conf_path, conf).expect("write mosquitto.conf");
-        let mut child = Command::new(&binary)
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        match spawn_mosquitto(&binary, &conf_path, port) {
+            Ok(child) => {
                 return Broker {
                     kind: Kind::Mosquitto,
                     port,
                     child,
                     dir,
-                };
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut s) = child.stderr.take() {
-                    let _ = s.read_to_string(&mut err);
                 }
-                last_error = err;
-                break;
             }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                last_error = "mosquitto did not accept connections in 10 s".into();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+            Err(error) => last_error = error,
         }
     }
     panic!("mosquitto would not start: {last_error}");
+}
+
+/// Starts Mosquitto with `conf` and waits until it accepts connections on `port`.
+fn spawn_mosquitto(binary: &Path, conf: &Path, port: u16) -> Result<Child, String> {
+    let mut child = Command::new(binary)
+        .arg("-c")
+        .arg(conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mosquitto");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(child);
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                let _ = s.read_to_string(&mut err);
+            }
+            return Err(err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err("mosquitto did not accept connections in 10 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The brokers a test runs against: `mq broker` always, Mosquitto when installed.
