@@ -277,6 +277,7 @@ pub(crate) fn figures(shared: &Shared) -> Figures {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn heap_in_use() -> Option<u64> {
     // SAFETY: mallinfo2 takes no arguments and only reads the allocator's own statistics.
+    #[allow(unsafe_code)]
     let info = unsafe { libc::mallinfo2() };
     u64::try_from(info.uordblks.saturating_add(info.hblkhd)).ok()
 }

@@ -185,7 +185,8 @@ impl Broker {
     /// Sends a signal to the broker process.
     pub fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.pid()).expect("pid fits pid_t");
-        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        // SAFETY: kill(2) takes two integers and touches no memory of ours; the pid is our
+        // own child, not yet waited for, so it cannot have been reused by another process.
         let rc = unsafe { libc::kill(pid, signal) };
         assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
     }

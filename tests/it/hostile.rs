@@ -517,7 +517,6 @@ async fn huge_remaining_lengths_announced_without_a_body_reserve_no_memory() {
 }
 
 #[tokio::test]
-#[ignore = "needs the enforcement of max_subscriptions_per_client (--max-subscriptions)"]
 async fn a_hundred_thousand_subscriptions_from_one_client_stop_at_the_limit() {
     const BATCHES: usize = 100;
     const PER_BATCH: usize = 1000;

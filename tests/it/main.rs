@@ -14,6 +14,7 @@ mod bench;
 mod bridge;
 mod config;
 mod connect;
+mod deps;
 mod hostile;
 mod interop;
 mod lifecycle;

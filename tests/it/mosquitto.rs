@@ -140,7 +140,8 @@ impl Sub {
     /// SIGTERM: mosquitto_sub disconnects cleanly and exits.
     pub async fn terminate(mut self) {
         let pid = self.child.id().expect("mosquitto_sub is running");
-        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        // SAFETY: kill(2) takes two integers and touches no memory of ours; the pid is our
+        // own child, not yet waited for, so it cannot have been reused by another process.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
         let status = tokio::time::timeout(PATIENCE, self.child.wait())
             .await
@@ -276,6 +277,6 @@ impl Drop for Mosquitto {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
+    // SAFETY: geteuid(2) takes no arguments, reads no memory of ours and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }

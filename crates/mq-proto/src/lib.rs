@@ -5,6 +5,9 @@
 //! told. Sizes are checked against the maximum packet size from the fixed header alone,
 //! before any buffer grows.
 
+// Safe Rust only: a decoder of untrusted bytes has no business with unsafe code.
+#![forbid(unsafe_code)]
+
 mod codec;
 mod decode;
 mod encode;

@@ -1,7 +1,7 @@
 //! Feeds arbitrary bytes to every record decoder of the store (sessions, subscriptions,
-//! messages, deliveries). A damaged store must be refused, never panic or allocate what a
-//! count claims; and since the format has one encoding per value, a record that decodes
-//! must encode back to exactly the bytes it came from.
+//! messages, deliveries, and the write-ahead log's groups of changes). A damaged store
+//! must be refused, never panic or allocate what a count claims; and since the format has
+//! one encoding per value, a record that decodes must encode back to exactly its bytes.
 
 #![no_main]
 
@@ -32,4 +32,5 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(delivery_message_id(data), Ok(record.message_id));
     }
     assert_canonical(data, delivery, encode_delivery);
+    assert_canonical(data, decode_group(data), |changes| encode_group(changes));
 });

@@ -481,8 +481,11 @@ impl<'a> In<'a> {
     fn delivery_state(&mut self) -> Result<DeliveryState, RecordError> {
         let kind = self.u8()?;
         if kind == 0 {
-            self.u16()?;
-            return Ok(DeliveryState::Queued);
+            // Written as 0: anything else is damage, not a value to ignore.
+            return match self.u16()? {
+                0 => Ok(DeliveryState::Queued),
+                id => Err(bad(format!("{} record queued with packet id {id}", self.what))),
+            };
         }
         let id = self.packet_id()?;
         match kind {
@@ -768,6 +771,25 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode_message(&longer).is_err(), "trailing byte");
+    }
+
+    /// Found by the `record` fuzz target: a queued delivery decoded whatever its packet id
+    /// bytes held, so a damaged record passed for a good one.
+    #[test]
+    fn a_queued_delivery_with_a_packet_id_is_refused() {
+        let record = DeliveryRecord {
+            message_id: 42,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            subscription_identifiers: vec![],
+            share: None,
+            state: DeliveryState::Queued,
+        };
+        let mut bytes = encode_delivery(&record);
+        let at = bytes.len() - 2;
+        bytes[at..].copy_from_slice(&0xFF04u16.to_le_bytes());
+        let err = decode_delivery(&bytes).unwrap_err();
+        assert!(err.0.contains("queued with packet id 65284"), "{err}");
     }
 
     #[test]
