@@ -21,6 +21,9 @@ pub struct Broker {
     stderr: Arc<Mutex<String>>,
     /// The stdout lines after the first `mqtt://` one: the other listeners' URLs.
     more_lines: Mutex<(Option<mpsc::Receiver<String>>, Vec<String>)>,
+    /// The broker's own XDG_DATA_HOME: a config file without a store setting uses the
+    /// default data folder, which must never be the user's (shared, locked, maybe newer).
+    _data_home: tempfile::TempDir,
 }
 
 impl Broker {
@@ -46,12 +49,14 @@ impl Broker {
         } else {
             &["--persistence", "off"]
         };
+        let data_home = tempfile::tempdir().expect("a temporary data home");
         let mut child = Command::new(env!("CARGO_BIN_EXE_mq"))
             .args(["broker", "-p", "0", "--bind", "127.0.0.1", "-v"])
             .args(memory_only)
             .args(extra)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
+            .env("XDG_DATA_HOME", data_home.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -95,6 +100,7 @@ impl Broker {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
             more_lines: Mutex::new((None, Vec::new())),
+            _data_home: data_home,
         };
         let deadline = Instant::now() + STARTUP;
         loop {
