@@ -215,6 +215,12 @@ pub enum ConfigError {
         file: PathBuf,
         message: String,
     },
+    /// Bridge settings the broker would refuse at start (`--check`).
+    #[error("{}: {source}", path.display())]
+    Bridge {
+        path: PathBuf,
+        source: crate::broker::bridge::BridgeConfigError,
+    },
 }
 
 /// Which reader a file needs: `.toml` files are TOML, `.conf` files and anything that reads
@@ -291,6 +297,10 @@ pub fn check_files(path: &Path, config: &BrokerConfig) -> Result<(), ConfigError
         }
     }
     for bridge in &config.bridges {
+        bridge.validate().map_err(|source| ConfigError::Bridge {
+            path: path.to_owned(),
+            source,
+        })?;
         let Some(tls) = &bridge.tls else { continue };
         for file in [&tls.cafile, &tls.certfile, &tls.keyfile]
             .into_iter()

@@ -498,3 +498,14 @@ fn mosquittos_no_limit_zeros_convert_to_toml_and_back() {
     let text = to_toml(&loaded.broker, &loaded.log);
     assert_eq!(toml(&text).unwrap().broker, loaded.broker, "{text}");
 }
+
+#[test]
+fn check_refuses_a_bridge_the_broker_would_refuse_at_start() {
+    let loaded =
+        mosquitto("connection cloud\naddress 127.0.0.1:1883\ntopic \"\" out 1 site/ \"\"\n")
+            .expect("the reader takes the line; the bridge refuses it");
+    let err = check_files(Path::new("mosquitto.conf"), &loaded.broker)
+        .expect_err("an empty pattern needs both prefixes");
+    assert!(matches!(err, ConfigError::Bridge { .. }), "{err}");
+    assert!(err.to_string().contains("cloud"), "{err}");
+}
