@@ -344,7 +344,7 @@ async fn subscribe(
     let unsub_props = opts.properties.unsubscribe_user_properties.clone();
 
     let stdout_tty = std::io::stdout().is_terminal();
-    let colour = stdout_tty && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
+    let colour = stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     colored::control::set_override(colour);
     let eol = !args.no_eol;
     let output = if let Some(f) = &args.format {

@@ -306,13 +306,13 @@ impl AccessControl for FilePolicy {
     fn authorize(&self, client: &Client<'_>, topic: &str, access: Access) -> bool {
         self.acl
             .as_ref()
-            .map_or(true, |acl| acl.check(client, topic, access).allowed)
+            .is_none_or(|acl| acl.check(client, topic, access).allowed)
     }
 
     fn authorize_subscription(&self, client: &Client<'_>, filter: &str) -> bool {
         self.acl
             .as_ref()
-            .map_or(true, |acl| acl.check_subscription(client, filter).allowed)
+            .is_none_or(|acl| acl.check_subscription(client, filter).allowed)
     }
 
     fn scram_credentials(&self, username: &str) -> Option<scram::ScramCredentials> {

@@ -47,7 +47,7 @@ fn print_int(out: &mut Vec<u8>, value: i64, align: u8, pad: u8, width: usize) {
 }
 
 fn print_blank(out: &mut Vec<u8>, pad: u8, width: usize) {
-    out.extend(std::iter::repeat(pad).take(width));
+    out.extend(std::iter::repeat_n(pad, width));
 }
 
 /// printf's `%*.*s` on bytes.
@@ -59,9 +59,9 @@ fn print_str(out: &mut Vec<u8>, value: &[u8], align: u8, width: usize, precision
     let padding = width.saturating_sub(value.len());
     if align == b'-' {
         out.extend_from_slice(value);
-        out.extend(std::iter::repeat(b' ').take(padding));
+        out.extend(std::iter::repeat_n(b' ', padding));
     } else {
-        out.extend(std::iter::repeat(b' ').take(padding));
+        out.extend(std::iter::repeat_n(b' ', padding));
         out.extend_from_slice(value);
     }
 }
@@ -101,7 +101,7 @@ fn write_payload(out: &mut Vec<u8>, payload: &[u8], hex: u8, align: u8, pad: u8,
     }
     if align == b'-' {
         // printf("%*s", padlen, ""): a negative width pads just the same.
-        out.extend(std::iter::repeat(b' ').take(padlen.unsigned_abs() as usize));
+        out.extend(std::iter::repeat_n(b' ', padlen.unsigned_abs() as usize));
     }
 }
 
@@ -409,7 +409,7 @@ impl<'a> Json<'a> {
     }
 
     fn indent(&mut self, n: usize) {
-        self.out.extend(std::iter::repeat(b'\t').take(n));
+        self.out.extend(std::iter::repeat_n(b'\t', n));
     }
 
     fn key(&mut self, key: &str) {
@@ -586,7 +586,7 @@ fn cjson_value(out: &mut Vec<u8>, v: &serde_json::Value, pretty: bool, depth: us
                     }
                 }
                 if pretty {
-                    out.extend(std::iter::repeat(b'\t').take(depth + 1));
+                    out.extend(std::iter::repeat_n(b'\t', depth + 1));
                 }
                 string(out, k.as_bytes());
                 out.push(b':');
@@ -597,7 +597,7 @@ fn cjson_value(out: &mut Vec<u8>, v: &serde_json::Value, pretty: bool, depth: us
             }
             if pretty {
                 out.push(b'\n');
-                out.extend(std::iter::repeat(b'\t').take(depth));
+                out.extend(std::iter::repeat_n(b'\t', depth));
             }
             out.push(b'}');
         }
