@@ -29,75 +29,95 @@ use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig, Reloader}
 pub struct BrokerArgs {
     /// Port to listen on; 0 picks a free one.
     #[arg(short, long, default_value_t = 1883)]
+    #[arg(help_heading = "Listeners")]
     pub port: u16,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
+    #[arg(help_heading = "Listeners")]
     pub bind: IpAddr,
     #[command(flatten)]
     pub listeners: ListenerArgs,
     /// More log output: -v connections, -vv packets, -vvv everything (or set RUST_LOG).
     #[arg(short, long, action = clap::ArgAction::Count)]
+    #[arg(help_heading = "Logging")]
     pub verbose: u8,
     /// Seconds between $SYS updates; 0 turns them off.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
+    #[arg(help_heading = "Monitoring")]
     pub sys_interval: u64,
     /// Largest packet accepted, in bytes; larger ones close the connection.
     #[arg(long, default_value_t = DEFAULT_MAX_PACKET_SIZE, value_name = "BYTES")]
+    #[arg(help_heading = "Limits")]
     pub max_packet_size: usize,
     /// QoS 1 and 2 messages in flight to one client at a time.
     #[arg(long, default_value_t = SessionLimits::default().max_inflight, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(help_heading = "Limits")]
     pub max_inflight_messages: u16,
     /// Messages queued per session beyond those in flight; more are dropped (QoS 0 first) and counted.
     #[arg(long, default_value_t = SessionLimits::default().max_queued_messages, value_name = "N")]
+    #[arg(help_heading = "Limits")]
     pub max_queued_messages: usize,
     /// Payload bytes queued per session; 0 for no byte limit.
     #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    #[arg(help_heading = "Limits")]
     pub max_queued_bytes: usize,
     /// Seconds a new connection has to send CONNECT.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
+    #[arg(help_heading = "Limits")]
     pub connect_timeout: u64,
     /// Most simultaneous connections; further ones are closed at once.
     #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits")]
     pub max_connections: Option<usize>,
     /// Password file (`user:hash` lines from `mq passwd` or mosquitto_passwd): clients must
     /// give a user name and its password, unless --allow-anonymous. Reloaded on SIGHUP.
     #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Authentication")]
     pub password_file: Option<PathBuf>,
     /// ACL file in Mosquitto's syntax: who may publish, subscribe to and receive which
     /// topics (try rules with `mq acl check`). Reloaded on SIGHUP.
     #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Authentication")]
     pub acl_file: Option<PathBuf>,
     /// Let clients connect without a user name. Without this flag they may only when every
     /// listener is on loopback and there is no password file; `--allow-anonymous false`
     /// refuses them everywhere.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(help_heading = "Authentication")]
     pub allow_anonymous: Option<bool>,
     /// Longest keep alive allowed, in seconds: MQTT 5 clients asking for more (or none) are
     /// told this as Server Keep Alive; 3.x clients asking for more are refused.
     #[arg(long, default_value_t = u16::MAX, value_name = "SECS")]
+    #[arg(help_heading = "Limits")]
     pub max_keepalive: u16,
     /// Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off.
     #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(help_heading = "Limits")]
     pub max_topic_alias: u16,
     /// Refuse subscriptions to this topic filter, or to filters it matches, with SUBACK
     /// 0x80 "unspecified error" (repeatable).
     #[arg(long, value_name = "FILTER", value_parser = parse_topic_filter)]
+    #[arg(help_heading = "Limits")]
     pub refuse_subscribe: Vec<String>,
     /// Folder for the store [default: $XDG_DATA_HOME/mq, else ~/.local/share/mq].
     #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Persistence")]
     pub data: Option<PathBuf>,
     /// sync: acknowledge only what is on disk; periodic: save every --autosave-interval
     /// (a crash loses up to one interval, as Mosquitto's autosave); off: memory only.
     #[arg(long, value_enum, default_value_t = PersistenceMode::Sync)]
+    #[arg(help_heading = "Persistence")]
     pub persistence: PersistenceMode,
     /// Seconds between saves with --persistence periodic.
     #[arg(long, default_value_t = 60, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(help_heading = "Persistence")]
     pub autosave_interval: u64,
     /// Report what the store in DIR holds (format version, sessions, queued messages,
     /// retained messages), checking every record, then exit. Changes nothing.
     #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Persistence")]
     pub check_store: Option<PathBuf>,
 }
 
