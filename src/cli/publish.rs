@@ -110,7 +110,10 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
         mq_proto::topic::validate_topic_name(t).map_err(|e| {
             Failure::new(
                 FailureKind::Usage,
-                format!("-t {t:?}: not a valid topic name: {e}"),
+                format!(
+                    "-t {t:?}: not a valid topic name: {e}; a message goes to one topic \
+                     (wildcards are for mq sub)"
+                ),
             )
         })?;
     }

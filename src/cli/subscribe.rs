@@ -309,8 +309,12 @@ async fn subscribe(
         .chain(&args.filter_out)
         .chain(&args.unsubscribe)
     {
-        mq_proto::topic::validate_topic_filter(f)
-            .map_err(|e| usage(format!("{f:?} is not a valid topic filter: {e:?}")))?;
+        mq_proto::topic::validate_topic_filter(f).map_err(|e| {
+            usage(format!(
+                "{f:?} is not a valid topic filter: {e}; '+' matches one whole level and \
+                     '#' all the levels after it, as in vdm/+/engineOff or sensors/#"
+            ))
+        })?;
     }
     if !v5
         && (args.no_local
