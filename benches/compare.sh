@@ -9,10 +9,11 @@
 #   benches/compare.sh                     # 3 rounds, full sizes
 #   ROUNDS=5 benches/compare.sh            # more rounds
 #   SCALE=0.1 ROUNDS=1 benches/compare.sh  # a quick try: a tenth of every message count
+#   SCENARIOS="fanin-q1 retained-q1" benches/compare.sh   # only these scenarios
 #
 # Environment: ROUNDS (3), SCALE (1), MOSQUITTO (/usr/sbin/mosquitto), MQ (target/release/mq,
 # built with `cargo build --release` unless NO_BUILD=1), BENCH (the `mq` that runs the
-# load, default $MQ), OUT (target/compare), CONNS (10000).
+# load, default $MQ), OUT (target/compare), CONNS (10000), SCENARIOS (all).
 # Needs python3 for the medians. Every bench run is bounded by its own --duration and by
 # `timeout`; brokers get SIGTERM, then SIGKILL.
 set -euo pipefail
@@ -214,8 +215,15 @@ scenario() { # round broker name
     stop_broker
 }
 
-SCENARIOS=(fanin-q0 fanin-q1 fanin-q2 fanout16-q0 fanout16-q1 fanout256-q0 fanout256-q1
-    latency-q1 conn-idle retained-q1)
+ALL_SCENARIOS="fanin-q0 fanin-q1 fanin-q2 fanout16-q0 fanout16-q1 fanout256-q0 fanout256-q1
+    latency-q1 conn-idle retained-q1"
+read -r -a SCENARIOS <<<"$(echo ${SCENARIOS:-$ALL_SCENARIOS})"
+for name in "${SCENARIOS[@]}"; do
+    case " $(echo $ALL_SCENARIOS) " in
+    *" $name "*) ;;
+    *) echo "compare.sh: no scenario $name (there are: $(echo $ALL_SCENARIOS))" >&2; exit 2 ;;
+    esac
+done
 
 {
     echo "# compare.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"

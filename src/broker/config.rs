@@ -115,6 +115,12 @@ pub struct BrokerConfig {
     /// Bytes of queued and retained messages the broker may hold; beyond it new publishes are
     /// refused with Quota exceeded instead of the process growing. `None`: no limit.
     pub max_memory: Option<u64>,
+    /// Mosquitto's `retain_available`: false refuses retained publishes (v5: 0x9A Retain not
+    /// supported, with Retain Available 0 in CONNACK; 3.x: the connection is closed).
+    pub retain_available: bool,
+    /// Mosquitto's `message_size_limit`: largest payload accepted, in bytes; 0 for no limit.
+    /// Larger publishes are dropped (v5: refused with 0x95 Packet too large).
+    pub message_size_limit: usize,
 }
 
 /// 1 MiB: generous for MQTT payloads, small enough that a peer cannot make the broker
@@ -150,6 +156,8 @@ impl Default for BrokerConfig {
             max_subscriptions_per_client: DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT,
             metrics: None,
             max_memory: None,
+            retain_available: true,
+            message_size_limit: 0,
         }
     }
 }

@@ -16,11 +16,12 @@ use tracing::{debug, info, trace, warn};
 use base64::Engine;
 use mq_proto::{
     topic::SharedFilter, Auth, ByteString, Bytes, Codec, ConnAck, Connect, DecodeError, Disconnect,
-    Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode, PROTOCOL_MAX_PACKET_SIZE,
+    Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    PROTOCOL_MAX_PACKET_SIZE,
 };
 
 use super::auth::{self, scram};
-use super::session::{PeerLimits, Session, SessionExpiry};
+use super::session::{Awaiting, PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
 use super::state::{BrokerState, ConnectOutcome, Departure};
 use super::stats::Stats;
@@ -88,6 +89,9 @@ struct Connection<S> {
     /// Packets waiting for the store to commit the changes they acknowledge, each with its
     /// journal ticket, in the order they are to be sent.
     held: VecDeque<(u64, Packet)>,
+    /// PUBACKs and PUBCOMPs read but not yet applied: they answer nothing, so the ones
+    /// of one read are applied under one lock, before any other packet is handled.
+    acks: Vec<(PacketId, Awaiting)>,
 }
 
 /// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
@@ -141,6 +145,7 @@ pub(crate) async fn serve<S>(
         aliases: TopicAliases::default(),
         identity,
         held: VecDeque::new(),
+        acks: Vec::new(),
     };
     let connect_timeout = connection.shared.config.connect_timeout;
     let connect = tokio::select! {
@@ -496,6 +501,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let close = self
             .session_loop(&client_id, &connect, &signals, shutdown)
             .await;
+        self.settle_acks(&client_id);
         // Settle the session (and the Will) before the socket closes: a client that sees the
         // close after its DISCONNECT and reconnects at once must not find the old connection
         // still linked, or the takeover would publish the Will it just discarded.
@@ -588,6 +594,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 pull = false;
                 self.pull_deliveries(client_id, signals)
             } else {
+                self.settle_acks(client_id);
                 false
             };
             tokio::select! {
@@ -657,7 +664,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Moves what the session may send now into the write buffer; true if a full batch
     /// may have left more behind.
     fn pull_deliveries(&mut self, client_id: &str, signals: &ConnectionSignals) -> bool {
+        let mut acks = std::mem::take(&mut self.acks);
         let (batch, ticket) = self.locked(|state| {
+            apply_acks(state, client_id, &mut acks);
             let mut batch: Vec<Publish> = Vec::new();
             // A connection taken over must not pull from the session its successor now owns:
             // what it took would sit in flight, sent to a dead socket and not resent.
@@ -678,6 +687,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             batch
         });
+        self.acks = acks;
         Stats::add(&self.shared.stats.messages_sent, batch.len() as u64);
         // A QoS 1/2 PUBLISH goes out once its Packet Identifier is committed, so a restart
         // resends it with the same identifier and DUP rather than as a new message.
@@ -696,6 +706,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         packet: Packet,
     ) -> Result<bool, Close> {
         trace!(client_id = %client_id, "received {}", packet.name());
+        if !matches!(packet, Packet::PubAck(_) | Packet::PubComp(_)) {
+            self.settle_acks(client_id);
+        }
         let now = std::time::Instant::now();
         match packet {
             Packet::Publish(mut publish) => {
@@ -736,13 +749,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(false)
             }
             Packet::PubAck(ack) => {
-                let (known, _) = self.with_session(client_id, |s| s.on_puback(ack.packet_id));
-                if !known {
-                    debug!(
-                        "{client_id}: PUBACK for unknown packet id {}",
-                        ack.packet_id
-                    );
-                }
+                self.acks.push((ack.packet_id, Awaiting::PubAck));
                 Ok(true)
             }
             Packet::PubRec(rec) => {
@@ -754,7 +761,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(true)
             }
             Packet::PubComp(comp) => {
-                self.with_session(client_id, |s| s.on_pubcomp(comp.packet_id));
+                self.acks.push((comp.packet_id, Awaiting::PubComp));
                 Ok(true)
             }
             Packet::PubRel(rel) => {
@@ -879,6 +886,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(false)
     }
 
+    /// Applies the PUBACKs and PUBCOMPs read so far, under one lock.
+    fn settle_acks(&mut self, client_id: &str) {
+        if self.acks.is_empty() {
+            return;
+        }
+        let mut acks = std::mem::take(&mut self.acks);
+        self.locked(|state| apply_acks(state, client_id, &mut acks));
+        self.acks = acks;
+    }
+
     /// Runs `f` on the client's session; returns its result and the journal ticket.
     fn with_session<T: Default>(
         &self,
@@ -886,6 +903,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         f: impl FnOnce(&mut Session) -> T,
     ) -> (T, u64) {
         self.locked(|state| state.session_mut(client_id).map(f).unwrap_or_default())
+    }
+}
+
+/// Applies PUBACKs and PUBCOMPs to the client's session in the order they came, and
+/// empties `acks`.
+fn apply_acks(state: &mut BrokerState, client_id: &str, acks: &mut Vec<(PacketId, Awaiting)>) {
+    let Some(session) = state.session_mut(client_id) else {
+        acks.clear();
+        return;
+    };
+    for (id, awaiting) in acks.drain(..) {
+        let known = match awaiting {
+            Awaiting::PubAck => session.on_puback(id),
+            _ => session.on_pubcomp(id),
+        };
+        if !known {
+            debug!("{client_id}: {awaiting:?} answered by unknown packet id {id}");
+        }
     }
 }
 

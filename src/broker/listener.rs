@@ -131,6 +131,10 @@ where
 }
 
 /// Everything one accepted TCP connection goes through, in its own task.
+///
+/// A task's future is as large as the largest state it can be in: were the TLS and
+/// WebSocket arms inline, every idle TCP connection would carry room for their state.
+/// Each of them is a boxed future of its own instead.
 pub(crate) async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -143,42 +147,52 @@ pub(crate) async fn serve_connection(
     match transport {
         Transport::Tcp => connection::serve(stream, peer, None, shared, shutdown).await,
         Transport::Tls { tls, identity } => {
-            let accept = tls.acceptor().accept(stream);
-            let Some(stream) = within(peer, limit, &shutdown, "TLS", accept).await else {
-                return;
-            };
-            let Ok(name) = identity_of(&stream, identity, peer) else {
-                return;
-            };
-            connection::serve(stream, peer, name, shared, shutdown).await
+            Box::pin(async move {
+                let accept = tls.acceptor().accept(stream);
+                let Some(stream) = within(peer, limit, &shutdown, "TLS", accept).await else {
+                    return;
+                };
+                let Ok(name) = identity_of(&stream, identity, peer) else {
+                    return;
+                };
+                connection::serve(stream, peer, name, shared, shutdown).await
+            })
+            .await
         }
         Transport::Ws { ws } => {
-            let upgrade = ws::accept(stream, &ws, ws_limit);
-            let Some(stream) = within(peer, limit, &shutdown, "WebSocket", upgrade).await else {
-                return;
-            };
-            connection::serve(stream, peer, None, shared, shutdown).await
+            Box::pin(async move {
+                let upgrade = ws::accept(stream, &ws, ws_limit);
+                let Some(stream) = within(peer, limit, &shutdown, "WebSocket", upgrade).await
+                else {
+                    return;
+                };
+                connection::serve(stream, peer, None, shared, shutdown).await
+            })
+            .await
         }
         Transport::Wss { tls, ws, identity } => {
-            let both = async {
-                let stream = tls
-                    .acceptor()
-                    .accept(stream)
-                    .await
-                    .map_err(|e| format!("TLS: {e}"))?;
-                let name = identity_of(&stream, identity, peer)
-                    .map_err(|()| "no client certificate name".to_owned())?;
-                let stream = ws::accept(stream, &ws, ws_limit)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>((stream, name))
-            };
-            let Some((stream, name)) =
-                within(peer, limit, &shutdown, "secure WebSocket", both).await
-            else {
-                return;
-            };
-            connection::serve(stream, peer, name, shared, shutdown).await
+            Box::pin(async move {
+                let both = async {
+                    let stream = tls
+                        .acceptor()
+                        .accept(stream)
+                        .await
+                        .map_err(|e| format!("TLS: {e}"))?;
+                    let name = identity_of(&stream, identity, peer)
+                        .map_err(|()| "no client certificate name".to_owned())?;
+                    let stream = ws::accept(stream, &ws, ws_limit)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok::<_, String>((stream, name))
+                };
+                let Some((stream, name)) =
+                    within(peer, limit, &shutdown, "secure WebSocket", both).await
+                else {
+                    return;
+                };
+                connection::serve(stream, peer, name, shared, shutdown).await
+            })
+            .await
         }
     }
 }
@@ -204,5 +218,42 @@ impl Reloader {
             }
         }
         failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future `f` returns, without calling it.
+    fn size_of_output<A, F>(_: impl FnOnce(A) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    type Accepted<T> = (T, SocketAddr, Arc<Shared>, CancellationToken);
+
+    #[test]
+    fn a_tcp_connection_task_carries_no_room_for_tls_or_websocket_state() {
+        let mqtt_over_tcp =
+            size_of_output(|(stream, peer, shared, shutdown): Accepted<TcpStream>| {
+                connection::serve(stream, peer, None, shared, shutdown)
+            });
+        let mqtt_over_tls = size_of_output(
+            |(stream, peer, shared, shutdown): Accepted<
+                tokio_rustls::server::TlsStream<TcpStream>,
+            >| { connection::serve(stream, peer, None, shared, shutdown) },
+        );
+        let task = size_of_output(
+            |((stream, peer, shared, shutdown), transport): (Accepted<TcpStream>, Transport)| {
+                serve_connection(stream, peer, transport, shared, shutdown)
+            },
+        );
+        eprintln!(
+            "connection task {task} bytes; MQTT over TCP {mqtt_over_tcp}, over TLS {mqtt_over_tls}"
+        );
+        assert!(
+            task < mqtt_over_tcp + 256,
+            "a connection task of {task} bytes, for {mqtt_over_tcp} of MQTT over TCP"
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bridge;
 pub mod config;
+pub mod config_file;
 mod connection;
 mod listener;
 pub mod message;

@@ -72,6 +72,100 @@ struct Inflight {
     state: Awaiting,
 }
 
+/// The outbound QoS 1/2 messages in flight, in the order they were first sent (a resend
+/// keeps that order) and found by Packet Identifier: an acknowledgement costs the same
+/// whatever the depth of the window (up to 65,535) and the order acknowledgements come in.
+#[derive(Debug, Default)]
+struct InflightWindow {
+    /// Send order. A message acknowledged before older ones leaves a hole (`None`): holes
+    /// at the front are trimmed at once, the others when they outnumber the messages.
+    order: VecDeque<Option<(PacketId, Inflight)>>,
+    /// The send number of the front of `order`.
+    first: u64,
+    /// The send number of each identifier in flight.
+    slots: HashMap<PacketId, u64>,
+}
+
+impl InflightWindow {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn contains(&self, id: PacketId) -> bool {
+        self.slots.contains_key(&id)
+    }
+
+    /// Adds a message sent under `id`, which must not be in flight already.
+    fn push(&mut self, id: PacketId, inflight: Inflight) {
+        debug_assert!(!self.contains(id), "packet id {id} is in flight twice");
+        self.slots.insert(id, self.first + self.order.len() as u64);
+        self.order.push_back(Some((id, inflight)));
+    }
+
+    fn index(&self, id: PacketId) -> Option<usize> {
+        let number = self.slots.get(&id)?;
+        usize::try_from(number - self.first).ok()
+    }
+
+    fn get(&self, id: PacketId) -> Option<&Inflight> {
+        let (_, inflight) = self.order.get(self.index(id)?)?.as_ref()?;
+        Some(inflight)
+    }
+
+    fn get_mut(&mut self, id: PacketId) -> Option<&mut Inflight> {
+        let index = self.index(id)?;
+        let (_, inflight) = self.order.get_mut(index)?.as_mut()?;
+        Some(inflight)
+    }
+
+    fn remove(&mut self, id: PacketId) -> Option<Inflight> {
+        let index = self.index(id)?;
+        self.slots.remove(&id);
+        let (_, inflight) = self.order.get_mut(index)?.take()?;
+        while matches!(self.order.front(), Some(None)) {
+            self.order.pop_front();
+            self.first += 1;
+        }
+        // One message never acknowledged must not make the holes behind it grow without
+        // bound; compacting once they outnumber the messages costs O(1) per removal.
+        if self.order.len() > 2 * self.slots.len() + 16 {
+            self.compact();
+        }
+        Some(inflight)
+    }
+
+    /// Drops the holes and numbers the messages afresh.
+    fn compact(&mut self) {
+        self.order.retain(Option::is_some);
+        for (number, (id, _)) in (self.first..).zip(self.order.iter().flatten()) {
+            self.slots.insert(*id, number);
+        }
+    }
+
+    /// The messages in flight, oldest first.
+    fn iter(&self) -> impl Iterator<Item = (PacketId, &Inflight)> {
+        self.order
+            .iter()
+            .flatten()
+            .map(|(id, inflight)| (*id, inflight))
+    }
+
+    /// Takes out the messages `take` selects, oldest first.
+    fn take_where(&mut self, mut take: impl FnMut(&Inflight) -> bool) -> Vec<Inflight> {
+        let mut taken = Vec::new();
+        for entry in self.order.iter_mut() {
+            if entry.as_ref().is_some_and(|(_, inflight)| take(inflight)) {
+                if let Some((id, inflight)) = entry.take() {
+                    self.slots.remove(&id);
+                    taken.push(inflight);
+                }
+            }
+        }
+        self.compact();
+        taken
+    }
+}
+
 /// What happened to a message offered to a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -109,8 +203,7 @@ pub struct Session {
     peer: PeerLimits,
     queue: VecDeque<Delivery>,
     queued_bytes: usize,
-    /// In the order they were first sent, so a resend keeps the order.
-    inflight: Vec<(PacketId, Inflight)>,
+    inflight: InflightWindow,
     inbound_qos2: HashSet<PacketId>,
     next_packet_id: u16,
     dropped: u64,
@@ -143,7 +236,7 @@ impl Session {
             },
             queue: VecDeque::new(),
             queued_bytes: 0,
-            inflight: Vec::new(),
+            inflight: InflightWindow::default(),
             inbound_qos2: HashSet::new(),
             next_packet_id: 1,
             dropped: 0,
@@ -194,7 +287,7 @@ impl Session {
                 identifier: self.subscription_identifiers.get(filter).copied(),
             });
         }
-        for (id, inflight) in &self.inflight {
+        for (id, inflight) in self.inflight.iter() {
             self.record(|| Change::Queued {
                 client_id: self.client_id.clone(),
                 delivery: inflight.delivery.clone(),
@@ -202,7 +295,7 @@ impl Session {
             self.record(|| Change::InFlight {
                 client_id: self.client_id.clone(),
                 seq: inflight.delivery.seq,
-                packet_id: *id,
+                packet_id: id,
                 awaiting: inflight.state,
             });
         }
@@ -291,7 +384,7 @@ impl Session {
         session.queue = queue.into();
         for (id, state, delivery) in inflight {
             max_seq = max_seq.max(delivery.seq);
-            session.inflight.push((id, Inflight { delivery, state }));
+            session.inflight.push(id, Inflight { delivery, state });
         }
         session.next_seq = max_seq + 1;
         session.inbound_qos2 = inbound_qos2.into_iter().collect();
@@ -405,7 +498,7 @@ impl Session {
                     packet_id: id,
                     awaiting: state,
                 });
-                self.inflight.push((id, Inflight { delivery, state }));
+                self.inflight.push(id, Inflight { delivery, state });
                 publish.packet_id = Some(id);
             }
             return Some(publish);
@@ -423,10 +516,19 @@ impl Session {
         }
     }
 
-    /// Takes the in-flight entry at `index` out, recording that it is finished.
-    fn finish_inflight(&mut self, index: usize) {
-        let (_, inflight) = self.inflight.remove(index);
-        self.done(&inflight.delivery);
+    /// Takes the message in flight under `id` out if it awaits `state`, recording that it
+    /// is finished.
+    fn finish_inflight(&mut self, id: PacketId, state: Awaiting) -> bool {
+        if self.awaiting(id) != Some(state) {
+            return false;
+        }
+        match self.inflight.remove(id) {
+            Some(inflight) => {
+                self.done(&inflight.delivery);
+                true
+            }
+            None => false,
+        }
     }
 
     fn allocate_packet_id(&mut self) -> Option<PacketId> {
@@ -434,7 +536,7 @@ impl Session {
             let candidate = PacketId::new(self.next_packet_id);
             self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
             if let Some(id) = candidate {
-                if !self.inflight.iter().any(|(used, _)| *used == id) {
+                if !self.inflight.contains(id) {
                     return Some(id);
                 }
             }
@@ -442,35 +544,29 @@ impl Session {
         None
     }
 
-    fn position(&self, id: PacketId, state: Awaiting) -> Option<usize> {
-        self.inflight
-            .iter()
-            .position(|(used, inflight)| *used == id && inflight.state == state)
+    /// What the message in flight under `id` waits for.
+    fn awaiting(&self, id: PacketId) -> Option<Awaiting> {
+        self.inflight.get(id).map(|inflight| inflight.state)
     }
 
     /// PUBACK from the client: the QoS 1 message is done. False if nothing awaited it.
     pub fn on_puback(&mut self, id: PacketId) -> bool {
-        match self.position(id, Awaiting::PubAck) {
-            Some(index) => {
-                self.finish_inflight(index);
-                true
-            }
-            None => false,
-        }
+        self.finish_inflight(id, Awaiting::PubAck)
     }
 
     /// PUBREC from the client: answer with PUBREL (also for an unknown identifier, so the
     /// client can finish; MQTT 5 says which with the reason code).
     pub fn on_pubrec(&mut self, id: PacketId, reason: ReasonCode) -> Option<PubResponse> {
-        match self.position(id, Awaiting::PubRec) {
-            Some(index) if reason.is_error() => {
+        match self.awaiting(id) {
+            Some(Awaiting::PubRec) if reason.is_error() => {
                 // A failed PUBREC ends the exchange (MQTT 5 section 4.3.3).
-                self.finish_inflight(index);
+                self.finish_inflight(id, Awaiting::PubRec);
                 None
             }
-            Some(index) => {
-                self.inflight[index].1.state = Awaiting::PubComp;
-                let seq = self.inflight[index].1.delivery.seq;
+            Some(Awaiting::PubRec) => {
+                let inflight = self.inflight.get_mut(id)?;
+                inflight.state = Awaiting::PubComp;
+                let seq = inflight.delivery.seq;
                 self.record(|| Change::InFlight {
                     client_id: self.client_id.clone(),
                     seq,
@@ -479,8 +575,8 @@ impl Session {
                 });
                 Some(PubResponse::new(id))
             }
-            None if self.position(id, Awaiting::PubComp).is_some() => Some(PubResponse::new(id)),
-            None => Some(PubResponse::with_reason(
+            Some(Awaiting::PubComp) => Some(PubResponse::new(id)),
+            Some(Awaiting::PubAck) | None => Some(PubResponse::with_reason(
                 id,
                 ReasonCode::PacketIdentifierNotFound,
             )),
@@ -489,13 +585,7 @@ impl Session {
 
     /// PUBCOMP from the client: the QoS 2 message is done.
     pub fn on_pubcomp(&mut self, id: PacketId) -> bool {
-        match self.position(id, Awaiting::PubComp) {
-            Some(index) => {
-                self.finish_inflight(index);
-                true
-            }
-            None => false,
-        }
+        self.finish_inflight(id, Awaiting::PubComp)
     }
 
     /// A QoS 2 PUBLISH from the client (method B of the spec: keep the identifier until
@@ -535,8 +625,8 @@ impl Session {
         self.inflight
             .iter()
             .map(|(id, inflight)| match inflight.state {
-                Awaiting::PubComp => Packet::PubRel(PubResponse::new(*id)),
-                _ => Packet::Publish(publish_packet(&inflight.delivery, Some(*id), true, now)),
+                Awaiting::PubComp => Packet::PubRel(PubResponse::new(id)),
+                _ => Packet::Publish(publish_packet(&inflight.delivery, Some(id), true, now)),
             })
             .collect()
     }
@@ -550,14 +640,14 @@ impl Session {
     /// another member of the group can have them. A message the client acknowledged with
     /// PUBREC has arrived and stays.
     pub fn take_shared(&mut self) -> Vec<Delivery> {
-        let mut taken = Vec::new();
-        self.inflight.retain(|(_, inflight)| {
-            let movable = inflight.delivery.share.is_some() && inflight.state != Awaiting::PubComp;
-            if movable {
-                taken.push(inflight.delivery.clone());
-            }
-            !movable
-        });
+        let mut taken: Vec<Delivery> = self
+            .inflight
+            .take_where(|inflight| {
+                inflight.delivery.share.is_some() && inflight.state != Awaiting::PubComp
+            })
+            .into_iter()
+            .map(|inflight| inflight.delivery)
+            .collect();
         let mut kept = VecDeque::with_capacity(self.queue.len());
         for delivery in std::mem::take(&mut self.queue) {
             if delivery.share.is_some() {
@@ -804,6 +894,162 @@ mod tests {
             s.next_publish(Instant::now()).unwrap().packet_id,
             Some(id(2))
         );
+    }
+
+    /// Sends `n` QoS `qos` messages named "0", "1", ... and returns their Packet Identifiers.
+    fn send_many(s: &mut Session, qos: QoS, n: usize) -> Vec<PacketId> {
+        for i in 0..n {
+            let payload: &'static str = Box::leak(i.to_string().into_boxed_str());
+            s.enqueue(delivery(qos, payload));
+        }
+        std::iter::from_fn(|| s.next_publish(Instant::now()))
+            .map(|p| p.packet_id.unwrap())
+            .collect()
+    }
+
+    /// The Packet Identifiers a reconnecting client is sent again, in order.
+    fn resent_ids(s: &mut Session) -> Vec<PacketId> {
+        s.detach(Instant::now());
+        s.attach(PEER, Instant::now())
+            .into_iter()
+            .map(|packet| match packet {
+                Packet::Publish(p) => p.packet_id.unwrap(),
+                Packet::PubRel(r) => r.packet_id,
+                other => panic!("resent {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn out_of_order_acknowledgements_leave_the_rest_in_flight_in_send_order() {
+        let mut s = session(SessionLimits {
+            max_queued_messages: 100,
+            ..SessionLimits::default()
+        });
+        let ids = send_many(&mut s, QoS::AtLeastOnce, 5);
+        assert!(s.on_puback(ids[3]));
+        assert!(s.on_puback(ids[1]));
+        assert!(!s.on_puback(ids[1]), "already acknowledged");
+        assert!(s.on_puback(ids[0]));
+        assert_eq!(s.inflight_len(), 2);
+        assert_eq!(resent_ids(&mut s), vec![ids[2], ids[4]]);
+    }
+
+    #[test]
+    fn qos2_acknowledgements_out_of_order_keep_each_message_in_its_own_state() {
+        let mut s = session(SessionLimits::default());
+        let ids = send_many(&mut s, QoS::ExactlyOnce, 3);
+        assert_eq!(
+            s.on_pubrec(ids[2], ReasonCode::Success),
+            Some(PubResponse::new(ids[2]))
+        );
+        assert!(
+            !s.on_pubcomp(ids[0]),
+            "PUBCOMP before PUBREC finishes nothing"
+        );
+        assert_eq!(
+            s.on_pubrec(ids[2], ReasonCode::Success),
+            Some(PubResponse::new(ids[2])),
+            "a repeated PUBREC is answered again"
+        );
+        assert!(s.on_pubcomp(ids[2]));
+        assert_eq!(
+            s.on_pubrec(ids[2], ReasonCode::Success)
+                .unwrap()
+                .reason_code,
+            ReasonCode::PacketIdentifierNotFound
+        );
+        assert_eq!(resent_ids(&mut s), vec![ids[0], ids[1]]);
+    }
+
+    #[test]
+    fn an_acknowledged_packet_id_is_taken_again_while_others_stay_in_flight() {
+        let mut s = session(SessionLimits {
+            max_inflight: u16::MAX,
+            max_queued_messages: 10,
+            ..SessionLimits::default()
+        });
+        let ids = send_many(&mut s, QoS::AtLeastOnce, 3);
+        assert!(s.on_puback(ids[1]));
+        s.next_packet_id = ids[0].get();
+        let again = send_many(&mut s, QoS::AtLeastOnce, 1);
+        assert_eq!(again, vec![ids[1]], "ids 1 and 3 are in flight, 2 is free");
+        assert!(s.on_puback(ids[1]));
+        assert_eq!(resent_ids(&mut s), vec![ids[0], ids[2]]);
+    }
+
+    #[test]
+    fn one_message_never_acknowledged_does_not_make_the_window_grow() {
+        let mut s = session(SessionLimits {
+            max_inflight: 8,
+            max_queued_messages: 10,
+            ..SessionLimits::default()
+        });
+        let stuck = send_many(&mut s, QoS::AtLeastOnce, 1)[0];
+        for _ in 0..10_000 {
+            for id in send_many(&mut s, QoS::AtLeastOnce, 1) {
+                assert!(s.on_puback(id));
+            }
+        }
+        assert_eq!(s.inflight_len(), 1);
+        assert!(s.inflight.order.len() <= 2 + 16, "holes are compacted away");
+        assert!(s.on_puback(stuck));
+        assert!(s.inflight.order.is_empty());
+    }
+
+    /// Random sends and acknowledgements against a plain list of what is in flight.
+    #[test]
+    fn the_window_agrees_with_a_plain_list_under_random_acknowledgements() {
+        let mut rng = fastrand::Rng::with_seed(9);
+        let mut s = session(SessionLimits {
+            max_inflight: 64,
+            max_queued_messages: 1000,
+            ..SessionLimits::default()
+        });
+        // (id, awaiting) in send order.
+        let mut model: Vec<(PacketId, Awaiting)> = Vec::new();
+        for _ in 0..5_000 {
+            // Below the window of 64, so every message sent goes in flight at once.
+            if (rng.u8(..3) == 0 && model.len() < 60) || model.is_empty() {
+                let qos = if rng.bool() {
+                    QoS::AtLeastOnce
+                } else {
+                    QoS::ExactlyOnce
+                };
+                for id in send_many(&mut s, qos, rng.usize(1..4)) {
+                    assert!(model.iter().all(|(used, _)| *used != id), "{id} reused");
+                    let awaiting = if qos == QoS::AtLeastOnce {
+                        Awaiting::PubAck
+                    } else {
+                        Awaiting::PubRec
+                    };
+                    model.push((id, awaiting));
+                }
+                continue;
+            }
+            let index = rng.usize(..model.len());
+            let (id, awaiting) = model[index];
+            match awaiting {
+                Awaiting::PubAck => {
+                    assert!(s.on_puback(id));
+                    model.remove(index);
+                }
+                Awaiting::PubRec => {
+                    assert_eq!(
+                        s.on_pubrec(id, ReasonCode::Success),
+                        Some(PubResponse::new(id))
+                    );
+                    model[index].1 = Awaiting::PubComp;
+                }
+                Awaiting::PubComp => {
+                    assert!(s.on_pubcomp(id));
+                    model.remove(index);
+                }
+            }
+            assert_eq!(s.inflight_len(), model.len());
+        }
+        let expected: Vec<PacketId> = model.iter().map(|(id, _)| *id).collect();
+        assert_eq!(resent_ids(&mut s), expected);
     }
 
     #[test]

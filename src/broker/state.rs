@@ -39,22 +39,22 @@ struct Link {
 pub struct Wakes(Vec<Arc<ConnectionSignals>>);
 
 impl Wakes {
-    pub fn notify(self) {
+    /// Wakes each connection once, however often it was pushed.
+    pub fn notify(mut self) {
+        // Sorting, not a search per push: one PUBLISH to n sessions stays O(n log n).
+        self.0.sort_unstable_by_key(Arc::as_ptr);
+        self.0.dedup_by(|a, b| Arc::ptr_eq(a, b));
         for signals in self.0 {
             signals.wake();
         }
     }
 
     fn push(&mut self, signals: &Arc<ConnectionSignals>) {
-        if !self.0.iter().any(|s| Arc::ptr_eq(s, signals)) {
-            self.0.push(signals.clone());
-        }
+        self.0.push(signals.clone());
     }
 
-    fn extend(&mut self, other: Wakes) {
-        for signals in &other.0 {
-            self.push(signals);
-        }
+    fn extend(&mut self, mut other: Wakes) {
+        self.0.append(&mut other.0);
     }
 }
 
@@ -387,7 +387,7 @@ impl BrokerState {
                 .find(|g| g.key == key);
             if let Some(mut group) = group {
                 group.members.retain(|(id, _)| &**id != leaving);
-                wakes.extend(self.deliver_to_group(&delivery.message, group));
+                self.deliver_to_group(&delivery.message, group, &mut wakes);
             }
         }
         wakes
@@ -462,20 +462,20 @@ impl BrokerState {
             if found.no_local && message.origin.as_deref() == Some(&*client_id) {
                 continue;
             }
-            wakes.extend(self.deliver(&message, &client_id, found, None));
+            self.deliver(&message, &client_id, found, None, &mut wakes);
         }
         for group in matches.groups {
-            wakes.extend(self.deliver_to_group(&message, group));
+            self.deliver_to_group(&message, group, &mut wakes);
         }
         wakes
     }
 
     /// One member of a shared subscription group gets the message: the next connected one
     /// in turn, or the next one at all when none is connected.
-    fn deliver_to_group(&mut self, message: &Arc<Message>, group: GroupMatch) -> Wakes {
+    fn deliver_to_group(&mut self, message: &Arc<Message>, group: GroupMatch, wakes: &mut Wakes) {
         let count = group.members.len();
         if count == 0 {
-            return Wakes::default();
+            return;
         }
         let cursor = self.share_cursors.entry(group.key.clone()).or_insert(0);
         let start = *cursor;
@@ -485,7 +485,7 @@ impl BrokerState {
             .unwrap_or(start % count);
         *cursor = (chosen + 1) % count;
         let (client_id, found) = group.members[chosen].clone();
-        self.deliver(message, &client_id, found, Some(group.key))
+        self.deliver(message, &client_id, found, Some(group.key), wakes)
     }
 
     fn deliver(
@@ -494,17 +494,17 @@ impl BrokerState {
         client_id: &Arc<str>,
         found: Match,
         share: Option<Arc<str>>,
-    ) -> Wakes {
-        let mut wakes = Wakes::default();
+        wakes: &mut Wakes,
+    ) {
         let Some(session) = self.sessions.get_mut(client_id) else {
-            return wakes;
+            return;
         };
         let client = Client {
             client_id,
             username: session.username.as_deref(),
         };
         if !self.access.authorize(&client, &message.topic, Access::Read) {
-            return wakes;
+            return;
         }
         let delivery = Delivery {
             message: message.clone(),
@@ -524,7 +524,6 @@ impl BrokerState {
             Enqueued::Dropped => self.messages_dropped += 1,
             Enqueued::Discarded => {}
         }
-        wakes
     }
 
     /// Handles a PUBLISH from `client_id`; returns the acknowledgement to send, if any.

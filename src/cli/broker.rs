@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::exit::{Failure, FailureKind};
 use super::listeners::ListenerArgs;
-use crate::broker::auth::{AccessReloader, AuthConfig};
-use crate::broker::config::DEFAULT_MAX_PACKET_SIZE;
+use crate::broker::auth::AccessReloader;
+use crate::broker::config::ListenerKind;
+use crate::broker::config_file::{self, LogFormat};
 use crate::broker::persist::{self, Durability, PersistenceConfig, StoreError};
-use crate::broker::session::SessionLimits;
 use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig, Reloader};
 
 /// Run an MQTT 3.1/3.1.1/5.0 broker. With no options it listens on mqtt://127.0.0.1:1883.
@@ -27,45 +27,68 @@ use crate::broker::{Broker, BrokerConfig, BrokerError, ListenerConfig, Reloader}
 /// once the change is on disk, so nothing acknowledged is lost to a crash or kill -9.
 #[derive(Debug, Args)]
 pub struct BrokerArgs {
-    /// Port to listen on; 0 picks a free one.
-    #[arg(short, long, default_value_t = 1883)]
+    /// Configuration file: mq's TOML (see --print-config) or an existing mosquitto.conf.
+    /// Flags given on the command line override it.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    #[arg(help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
+    /// Check the configuration (and the password, ACL and certificate files it names),
+    /// print its warnings, and exit without starting: 0 if it is usable, 2 if not.
+    #[arg(long)]
+    #[arg(help_heading = "Configuration")]
+    pub check: bool,
+    /// Print an annotated mq.toml with every setting and its default, then exit.
+    #[arg(long)]
+    #[arg(help_heading = "Configuration")]
+    pub print_config: bool,
+    /// Print FILE (a mosquitto.conf, or mq.toml) as mq.toml, then exit; what cannot be
+    /// converted is a warning on stderr naming its line.
+    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Configuration")]
+    pub convert: Option<PathBuf>,
+    /// Log lines as text for people, or one JSON object per line for log shippers.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(help_heading = "Logging")]
+    pub log_format: Option<LogFormatArg>,
+    /// Port of the first plain MQTT listener; 0 picks a free one [default: 1883].
+    #[arg(short, long)]
     #[arg(help_heading = "Listeners")]
-    pub port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
+    pub port: Option<u16>,
+    /// Address of the first plain MQTT listener [default: 127.0.0.1].
+    #[arg(long)]
     #[arg(help_heading = "Listeners")]
-    pub bind: IpAddr,
+    pub bind: Option<IpAddr>,
     #[command(flatten)]
     pub listeners: ListenerArgs,
     /// More log output: -v connections, -vv packets, -vvv everything (or set RUST_LOG).
     #[arg(short, long, action = clap::ArgAction::Count)]
     #[arg(help_heading = "Logging")]
     pub verbose: u8,
-    /// Seconds between $SYS updates; 0 turns them off.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    /// Seconds between $SYS updates; 0 turns them off [default: 10].
+    #[arg(long, value_name = "SECS")]
     #[arg(help_heading = "Monitoring")]
-    pub sys_interval: u64,
-    /// Largest packet accepted, in bytes; larger ones close the connection.
-    #[arg(long, default_value_t = DEFAULT_MAX_PACKET_SIZE, value_name = "BYTES")]
+    pub sys_interval: Option<u64>,
+    /// Largest packet accepted, in bytes; larger ones close the connection [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
     #[arg(help_heading = "Limits")]
-    pub max_packet_size: usize,
-    /// QoS 1 and 2 messages in flight to one client at a time.
-    #[arg(long, default_value_t = SessionLimits::default().max_inflight, value_name = "N",
-          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_packet_size: Option<usize>,
+    /// QoS 1 and 2 messages in flight to one client at a time [default: 20].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     #[arg(help_heading = "Limits")]
-    pub max_inflight_messages: u16,
-    /// Messages queued per session beyond those in flight; more are dropped (QoS 0 first) and counted.
-    #[arg(long, default_value_t = SessionLimits::default().max_queued_messages, value_name = "N")]
+    pub max_inflight_messages: Option<u16>,
+    /// Messages queued per session beyond those in flight; more are dropped (QoS 0 first)
+    /// and counted [default: 1000].
+    #[arg(long, value_name = "N")]
     #[arg(help_heading = "Limits")]
-    pub max_queued_messages: usize,
-    /// Payload bytes queued per session; 0 for no byte limit.
-    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    pub max_queued_messages: Option<usize>,
+    /// Payload bytes queued per session; 0 for no byte limit [default: 0].
+    #[arg(long, value_name = "BYTES")]
     #[arg(help_heading = "Limits")]
-    pub max_queued_bytes: usize,
-    /// Seconds a new connection has to send CONNECT.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub max_queued_bytes: Option<usize>,
+    /// Seconds a new connection has to send CONNECT [default: 10].
+    #[arg(long, value_name = "SECS")]
     #[arg(help_heading = "Limits")]
-    pub connect_timeout: u64,
+    pub connect_timeout: Option<u64>,
     /// Most simultaneous connections; further ones are closed at once.
     #[arg(long, value_name = "N")]
     #[arg(help_heading = "Limits")]
@@ -87,14 +110,14 @@ pub struct BrokerArgs {
     #[arg(help_heading = "Authentication")]
     pub allow_anonymous: Option<bool>,
     /// Longest keep alive allowed, in seconds: MQTT 5 clients asking for more (or none) are
-    /// told this as Server Keep Alive; 3.x clients asking for more are refused.
-    #[arg(long, default_value_t = u16::MAX, value_name = "SECS")]
+    /// told this as Server Keep Alive; 3.x clients asking for more are refused [default: 65535].
+    #[arg(long, value_name = "SECS")]
     #[arg(help_heading = "Limits")]
-    pub max_keepalive: u16,
-    /// Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_keepalive: Option<u16>,
+    /// Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off [default: 10].
+    #[arg(long, value_name = "N")]
     #[arg(help_heading = "Limits")]
-    pub max_topic_alias: u16,
+    pub max_topic_alias: Option<u16>,
     /// Refuse subscriptions to this topic filter, or to filters it matches, with SUBACK
     /// 0x80 "unspecified error" (repeatable).
     #[arg(long, value_name = "FILTER", value_parser = parse_topic_filter)]
@@ -105,15 +128,15 @@ pub struct BrokerArgs {
     #[arg(help_heading = "Persistence")]
     pub data: Option<PathBuf>,
     /// sync: acknowledge only what is on disk; periodic: save every --autosave-interval
-    /// (a crash loses up to one interval, as Mosquitto's autosave); off: memory only.
-    #[arg(long, value_enum, default_value_t = PersistenceMode::Sync)]
+    /// (a crash loses up to one interval, as Mosquitto's autosave); off: memory only
+    /// [default: sync].
+    #[arg(long, value_enum)]
     #[arg(help_heading = "Persistence")]
-    pub persistence: PersistenceMode,
-    /// Seconds between saves with --persistence periodic.
-    #[arg(long, default_value_t = 60, value_name = "SECS",
-          value_parser = clap::value_parser!(u64).range(1..))]
+    pub persistence: Option<PersistenceMode>,
+    /// Seconds between saves with --persistence periodic [default: 60].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     #[arg(help_heading = "Persistence")]
-    pub autosave_interval: u64,
+    pub autosave_interval: Option<u64>,
     /// Report what the store in DIR holds (format version, sessions, queued messages,
     /// retained messages), checking every record, then exit. Changes nothing.
     #[arg(long, value_name = "DIR")]
@@ -142,17 +165,134 @@ fn default_data_dir() -> Option<PathBuf> {
         .map(|base| base.join("mq"))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
 impl BrokerArgs {
-    fn persistence(&self) -> Result<Option<PersistenceConfig>, Failure> {
-        let durability = match self.persistence {
+    /// What the reader needs from outside the file: the data folder (--data, else the
+    /// per-user one).
+    fn file_defaults(&self) -> config_file::Defaults {
+        // With --persistence off no folder is used, so a missing HOME must not be an error.
+        let off = self.persistence == Some(PersistenceMode::Off);
+        config_file::Defaults {
+            data_dir: self
+                .data
+                .clone()
+                .or_else(default_data_dir)
+                .or_else(|| off.then(PathBuf::new)),
+        }
+    }
+
+    /// The configuration file (or mq's defaults without one), before the flags.
+    fn load_file(&self) -> Result<config_file::Loaded, Failure> {
+        let defaults = self.file_defaults();
+        let loaded = match &self.config {
+            Some(path) => config_file::load(path, &defaults),
+            None => config_file::parse(
+                std::path::Path::new("(defaults)"),
+                "",
+                config_file::Format::Toml,
+                &defaults,
+            ),
+        };
+        loaded.map_err(config_failure)
+    }
+
+    /// The file's settings with the flags given on the command line on top.
+    fn apply_flags(&self, config: &mut BrokerConfig) -> Result<(), Failure> {
+        if self.port.is_some() || self.bind.is_some() {
+            // -p and --bind move the first plain MQTT listener (the default one without a file).
+            match config
+                .listeners
+                .iter_mut()
+                .find(|l| l.kind == ListenerKind::Tcp)
+            {
+                Some(listener) => {
+                    if let Some(port) = self.port {
+                        listener.bind.set_port(port);
+                    }
+                    if let Some(ip) = self.bind {
+                        listener.bind.set_ip(ip);
+                    }
+                }
+                None => config.listeners.insert(
+                    0,
+                    ListenerConfig::tcp(SocketAddr::new(
+                        self.bind.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+                        self.port.unwrap_or(1883),
+                    )),
+                ),
+            }
+        }
+        let limits = &mut config.session_limits;
+        set(&mut limits.max_inflight, self.max_inflight_messages);
+        set(&mut limits.max_queued_messages, self.max_queued_messages);
+        set(&mut limits.max_queued_bytes, self.max_queued_bytes);
+        set(&mut config.max_packet_size, self.max_packet_size);
+        set(
+            &mut config.connect_timeout,
+            self.connect_timeout.map(Duration::from_secs),
+        );
+        set(&mut config.max_connections, self.max_connections);
+        if let Some(secs) = self.sys_interval {
+            config.sys_interval = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+        if self.password_file.is_some() {
+            config.auth.password_file = self.password_file.clone();
+        }
+        if self.acl_file.is_some() {
+            config.auth.acl_file = self.acl_file.clone();
+        }
+        if self.allow_anonymous.is_some() {
+            config.auth.allow_anonymous = self.allow_anonymous;
+        }
+        set(&mut config.max_keepalive, self.max_keepalive);
+        set(&mut config.topic_alias_maximum, self.max_topic_alias);
+        config
+            .refused_filters
+            .extend(self.refuse_subscribe.iter().cloned());
+        config.persistence = self.persistence(config.persistence.take())?;
+        config.listeners.extend(
+            self.listeners
+                .listeners(self.bind.unwrap_or(IpAddr::from([127, 0, 0, 1])))?,
+        );
+        Ok(())
+    }
+
+    /// The file's persistence with --persistence, --data and --autosave-interval on top.
+    fn persistence(
+        &self,
+        file: Option<PersistenceConfig>,
+    ) -> Result<Option<PersistenceConfig>, Failure> {
+        if self.persistence.is_none() && self.data.is_none() && self.autosave_interval.is_none() {
+            return Ok(file);
+        }
+        let file_mode = match file.as_ref().map(|p| p.durability) {
+            None => PersistenceMode::Off,
+            Some(Durability::Sync) => PersistenceMode::Sync,
+            Some(Durability::Periodic(_)) => PersistenceMode::Periodic,
+        };
+        let durability = match self.persistence.unwrap_or(file_mode) {
             PersistenceMode::Off => return Ok(None),
             PersistenceMode::Sync => Durability::Sync,
             PersistenceMode::Periodic => {
-                Durability::Periodic(Duration::from_secs(self.autosave_interval))
+                let file_every = match file.as_ref().map(|p| p.durability) {
+                    Some(Durability::Periodic(every)) => Some(every),
+                    _ => None,
+                };
+                Durability::Periodic(
+                    self.autosave_interval
+                        .map(Duration::from_secs)
+                        .or(file_every)
+                        .unwrap_or(Duration::from_secs(60)),
+                )
             }
         };
-        let dir = match &self.data {
-            Some(dir) => dir.clone(),
+        let dir = match self.data.clone().or(file.map(|p| p.dir)) {
+            Some(dir) => dir,
             None => default_data_dir().ok_or_else(|| {
                 Failure::new(
                     FailureKind::Usage,
@@ -163,30 +303,66 @@ impl BrokerArgs {
         Ok(Some(PersistenceConfig { dir, durability }))
     }
 
-    fn config(&self) -> Result<BrokerConfig, Failure> {
-        Ok(BrokerConfig {
-            listeners: vec![ListenerConfig::tcp(SocketAddr::new(self.bind, self.port))],
-            session_limits: SessionLimits {
-                max_inflight: self.max_inflight_messages,
-                max_queued_messages: self.max_queued_messages,
-                max_queued_bytes: self.max_queued_bytes,
-            },
-            max_packet_size: self.max_packet_size,
-            connect_timeout: Duration::from_secs(self.connect_timeout),
-            max_connections: self.max_connections.unwrap_or(usize::MAX),
-            sys_interval: (self.sys_interval > 0).then(|| Duration::from_secs(self.sys_interval)),
-            auth: AuthConfig {
-                password_file: self.password_file.clone(),
-                acl_file: self.acl_file.clone(),
-                allow_anonymous: self.allow_anonymous,
-            },
-            max_keepalive: self.max_keepalive,
-            topic_alias_maximum: self.max_topic_alias,
-            refused_filters: self.refuse_subscribe.clone(),
-            persistence: self.persistence()?,
-            ..BrokerConfig::default()
-        })
+    /// The configuration in force: the file, then the flags.
+    fn config(&self) -> Result<config_file::Loaded, Failure> {
+        let mut loaded = self.load_file()?;
+        self.apply_flags(&mut loaded.broker)?;
+        if let Some(format) = self.log_format {
+            loaded.log.format = match format {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            };
+        }
+        Ok(loaded)
     }
+}
+
+/// A flag given on the command line replaces the file's value.
+fn set<T>(target: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *target = value;
+    }
+}
+
+fn config_failure(e: config_file::ConfigError) -> Failure {
+    Failure::new(FailureKind::Usage, e.to_string())
+}
+
+/// `--convert FILE`: the file as mq.toml on stdout, its warnings on stderr.
+fn convert(path: &std::path::Path, defaults: &config_file::Defaults) -> Result<(), Failure> {
+    let loaded = config_file::load(path, defaults).map_err(config_failure)?;
+    for warning in &loaded.warnings {
+        eprintln!("mq: warning: {warning}");
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "# mq.toml converted from {} by `mq broker --convert`",
+        path.display()
+    );
+    let _ = write!(out, "{}", config_file::to_toml(&loaded.broker, &loaded.log));
+    Ok(())
+}
+
+/// `--check`: the configuration and the files it names, without starting.
+fn check(args: &BrokerArgs) -> Result<(), Failure> {
+    let loaded = args.config()?;
+    let name = args
+        .config
+        .as_deref()
+        .unwrap_or(std::path::Path::new("(command line)"));
+    for warning in &loaded.warnings {
+        eprintln!("mq: warning: {warning}");
+    }
+    config_file::check_files(name, &loaded.broker).map_err(config_failure)?;
+    println!(
+        "{}: configuration OK ({} listeners, {} bridges, {} warnings)",
+        name.display(),
+        loaded.broker.listeners.len(),
+        loaded.broker.bridges.len(),
+        loaded.warnings.len()
+    );
+    Ok(())
 }
 
 fn parse_topic_filter(filter: &str) -> Result<String, String> {
@@ -232,6 +408,22 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
     if let Some(dir) = &args.check_store {
         return check_store(dir);
     }
+    if args.print_config {
+        print!("{}", config_file::annotated_example());
+        return Ok(());
+    }
+    if let Some(path) = &args.convert {
+        return convert(path, &args.file_defaults());
+    }
+    if args.check {
+        return check(&args);
+    }
+    let loaded = args.config()?;
+    super::logging::init(&loaded.log, args.verbose)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let config = loaded.broker;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -241,10 +433,6 @@ pub fn run(args: BrokerArgs) -> Result<(), Failure> {
                 format!("cannot start the runtime: {e}"),
             )
         })?;
-    let mut config = args.config()?;
-    config
-        .listeners
-        .extend(args.listeners.listeners(args.bind)?);
     runtime.block_on(async {
         let persistence = config.persistence.clone();
         let broker = Broker::bind(config).await.map_err(|e| {

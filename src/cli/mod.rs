@@ -9,6 +9,7 @@ pub mod connection_args;
 pub mod examples;
 pub mod exit;
 pub mod listeners;
+pub mod logging;
 pub mod passwd;
 pub mod publish;
 pub mod subscribe;
@@ -58,6 +59,12 @@ pub enum Command {
 }
 
 impl Command {
+    /// Whether the command sets up logging itself (`mq broker`, once it has read its
+    /// config file); for the others the binary does it before running them.
+    pub fn sets_up_logging(&self) -> bool {
+        matches!(self, Command::Broker(_))
+    }
+
     /// The verbosity the command asked for, so the binary can set up logging before running it.
     pub fn verbosity(&self) -> u8 {
         match self {

@@ -30,13 +30,16 @@ impl Broker {
     }
 
     /// The default broker plus `extra` command-line arguments. Unless `extra` names
-    /// `--data` or `--persistence`, the broker keeps its state in memory only: tests must
+    /// `--data`, `--persistence` or a config file (`-c`), the broker keeps its state in memory only: tests must
     /// not share (and lock) the per-user data folder.
     pub fn start_with(extra: &[&str]) -> Broker {
         let chooses_store = extra.iter().any(|a| {
             a.starts_with("--data")
                 || a.starts_with("--persistence")
                 || a.starts_with("--check-store")
+                // A config file chooses its own store.
+                || *a == "-c"
+                || a.starts_with("--config")
         });
         let memory_only: &[&str] = if chooses_store {
             &[]
