@@ -398,12 +398,28 @@ _mq() {
             return 0
             ;;
         mq__subcmd__broker)
-            opts="-p -v -h --port --bind --tls --tls-port --ws-port --wss-port --ws-path --certfile --keyfile --cafile --require-certificate --use-identity-as-username --use-subject-as-username --tls-alpn --verbose --sys-interval --max-packet-size --max-inflight-messages --max-queued-messages --max-queued-bytes --connect-timeout --max-connections --password-file --acl-file --allow-anonymous --max-keepalive --max-topic-alias --refuse-subscribe --data --persistence --autosave-interval --check-store --help"
+            opts="-c -p -v -h --config --check --print-config --convert --log-format --port --bind --tls --tls-port --ws-port --wss-port --ws-path --certfile --keyfile --cafile --require-certificate --use-identity-as-username --use-subject-as-username --tls-alpn --verbose --sys-interval --max-packet-size --max-inflight-messages --max-queued-messages --max-queued-bytes --connect-timeout --max-connections --password-file --acl-file --allow-anonymous --max-keepalive --max-topic-alias --refuse-subscribe --data --persistence --autosave-interval --check-store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --convert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -34,8 +34,12 @@ complete -c mq -n "__fish_mq_needs_command" -f -a "certs" -d 'Make and inspect T
 complete -c mq -n "__fish_mq_needs_command" -f -a "acl" -d 'Check what an ACL file allows a client'
 complete -c mq -n "__fish_mq_needs_command" -f -a "bench" -d 'Load a broker and measure it: throughput, loss, latency percentiles, connect rate'
 complete -c mq -n "__fish_mq_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mq -n "__fish_mq_using_subcommand broker" -s p -l port -d 'Port to listen on; 0 picks a free one' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l bind -d 'Address to listen on' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -s c -l config -d 'Configuration file: mq\'s TOML (see --print-config) or an existing mosquitto.conf. Flags given on the command line override it' -r -F
+complete -c mq -n "__fish_mq_using_subcommand broker" -l convert -d 'Print FILE (a mosquitto.conf, or mq.toml) as mq.toml, then exit; what cannot be converted is a warning on stderr naming its line' -r -F
+complete -c mq -n "__fish_mq_using_subcommand broker" -l log-format -d 'Log lines as text for people, or one JSON object per line for log shippers' -r -f -a "text\t''
+json\t''"
+complete -c mq -n "__fish_mq_using_subcommand broker" -s p -l port -d 'Port of the first plain MQTT listener; 0 picks a free one [default: 1883]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l bind -d 'Address of the first plain MQTT listener [default: 127.0.0.1]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l tls -d 'Add a TLS listener (mqtts) with DIR\'s ca.crt, server.crt and server.key, as made by `mq certs init`; without DIR, the folder `mq certs` uses by default' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -l tls-port -d 'Port of the TLS listener; 0 picks a free one' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l ws-port -d 'Add a WebSocket listener (ws://) on this port; 0 picks a free one' -r
@@ -45,26 +49,28 @@ complete -c mq -n "__fish_mq_using_subcommand broker" -l certfile -d 'Server cer
 complete -c mq -n "__fish_mq_using_subcommand broker" -l keyfile -d 'Server private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC) instead of DIR/server.key' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -l cafile -d 'CA that client certificates must chain to, instead of DIR/ca.crt. With it, clients may present a certificate; with --require-certificate they must' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -l tls-alpn -d 'ALPN protocol name the TLS listeners offer (repeatable), e.g. `mqtt`' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l sys-interval -d 'Seconds between $SYS updates; 0 turns them off' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l max-packet-size -d 'Largest packet accepted, in bytes; larger ones close the connection' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l max-inflight-messages -d 'QoS 1 and 2 messages in flight to one client at a time' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l max-queued-messages -d 'Messages queued per session beyond those in flight; more are dropped (QoS 0 first) and counted' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l max-queued-bytes -d 'Payload bytes queued per session; 0 for no byte limit' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l connect-timeout -d 'Seconds a new connection has to send CONNECT' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l sys-interval -d 'Seconds between $SYS updates; 0 turns them off [default: 10]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-packet-size -d 'Largest packet accepted, in bytes; larger ones close the connection [default: 1048576]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-inflight-messages -d 'QoS 1 and 2 messages in flight to one client at a time [default: 20]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-queued-messages -d 'Messages queued per session beyond those in flight; more are dropped (QoS 0 first) and counted [default: 1000]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-queued-bytes -d 'Payload bytes queued per session; 0 for no byte limit [default: 0]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l connect-timeout -d 'Seconds a new connection has to send CONNECT [default: 10]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l max-connections -d 'Most simultaneous connections; further ones are closed at once' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l password-file -d 'Password file (`user:hash` lines from `mq passwd` or mosquitto_passwd): clients must give a user name and its password, unless --allow-anonymous. Reloaded on SIGHUP' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -l acl-file -d 'ACL file in Mosquitto\'s syntax: who may publish, subscribe to and receive which topics (try rules with `mq acl check`). Reloaded on SIGHUP' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -l allow-anonymous -d 'Let clients connect without a user name. Without this flag they may only when every listener is on loopback and there is no password file; `--allow-anonymous false` refuses them everywhere' -r -f -a "true\t''
 false\t''"
-complete -c mq -n "__fish_mq_using_subcommand broker" -l max-keepalive -d 'Longest keep alive allowed, in seconds: MQTT 5 clients asking for more (or none) are told this as Server Keep Alive; 3.x clients asking for more are refused' -r
-complete -c mq -n "__fish_mq_using_subcommand broker" -l max-topic-alias -d 'Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-keepalive -d 'Longest keep alive allowed, in seconds: MQTT 5 clients asking for more (or none) are told this as Server Keep Alive; 3.x clients asking for more are refused [default: 65535]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-topic-alias -d 'Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off [default: 10]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l refuse-subscribe -d 'Refuse subscriptions to this topic filter, or to filters it matches, with SUBACK 0x80 "unspecified error" (repeatable)' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l data -d 'Folder for the store [default: $XDG_DATA_HOME/mq, else ~/.local/share/mq]' -r -F
-complete -c mq -n "__fish_mq_using_subcommand broker" -l persistence -d 'sync: acknowledge only what is on disk; periodic: save every --autosave-interval (a crash loses up to one interval, as Mosquitto\'s autosave); off: memory only' -r -f -a "sync\t''
+complete -c mq -n "__fish_mq_using_subcommand broker" -l persistence -d 'sync: acknowledge only what is on disk; periodic: save every --autosave-interval (a crash loses up to one interval, as Mosquitto\'s autosave); off: memory only [default: sync]' -r -f -a "sync\t''
 periodic\t''
 off\t''"
-complete -c mq -n "__fish_mq_using_subcommand broker" -l autosave-interval -d 'Seconds between saves with --persistence periodic' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l autosave-interval -d 'Seconds between saves with --persistence periodic [default: 60]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l check-store -d 'Report what the store in DIR holds (format version, sessions, queued messages, retained messages), checking every record, then exit. Changes nothing' -r -F
+complete -c mq -n "__fish_mq_using_subcommand broker" -l check -d 'Check the configuration (and the password, ACL and certificate files it names), print its warnings, and exit without starting: 0 if it is usable, 2 if not'
+complete -c mq -n "__fish_mq_using_subcommand broker" -l print-config -d 'Print an annotated mq.toml with every setting and its default, then exit'
 complete -c mq -n "__fish_mq_using_subcommand broker" -l require-certificate -d 'Refuse TLS clients that do not present a certificate signed by the CA'
 complete -c mq -n "__fish_mq_using_subcommand broker" -l use-identity-as-username -d 'The client certificate\'s Common Name is the client\'s user name, and no password is asked (implies --require-certificate)'
 complete -c mq -n "__fish_mq_using_subcommand broker" -l use-subject-as-username -d 'The client certificate\'s whole subject (`CN=client,O=mq`) is the user name (implies --require-certificate)'

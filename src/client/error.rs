@@ -127,12 +127,10 @@ impl fmt::Display for TlsFailure {
                 write!(f, "the server rejected the client certificate: {why}")
             }
             TlsFailure::Alert(alert) => write!(f, "the server sent the TLS alert {alert}"),
-            TlsFailure::NotTls => {
-                f.write_str(
-                    "the server did not answer with TLS: this looks like a plain MQTT port; \
-                     give the broker's TLS port (8883 by default), or leave TLS out",
-                )
-            }
+            TlsFailure::NotTls => f.write_str(
+                "the server did not answer with TLS: this looks like a plain MQTT port; \
+                 give the broker's TLS port (8883 by default), or leave TLS out",
+            ),
             TlsFailure::Other(message) => f.write_str(message),
         }
     }

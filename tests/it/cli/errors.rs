@@ -210,3 +210,21 @@ fn a_certificate_for_another_host_lists_the_names_it_has() {
         )
     );
 }
+
+#[test]
+fn a_bad_config_line_is_named_by_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("mq.toml");
+    std::fs::write(&toml, "sys_interval = 10\nmax_packet_size = \"big\"\n").unwrap();
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(&conf, "listener 1883\nallow_anonymus true\n").unwrap();
+    let redact = [(path(dir.path()), "[DIR]")];
+    insta::assert_snapshot!(
+        "config_bad_value",
+        mistake(&["broker", "-c", path(&toml), "--check"], &redact)
+    );
+    insta::assert_snapshot!(
+        "config_unknown_mosquitto_option",
+        mistake(&["broker", "-c", path(&conf), "--check"], &redact)
+    );
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 use clap_complete::{Generator, Shell};
-use roff::{bold, roman, Roff};
+use roff::{bold, italic, roman, Roff};
 
 use super::{command_paths, page_name};
 
@@ -62,6 +62,7 @@ fn extra_sections(cmd: &clap::Command, path: &[String], all: &[Vec<String>]) -> 
         all.iter()
             .filter(|p| p.len() == 1)
             .map(|p| format!("{}(1)", page_name(p)))
+            .chain(["mq.toml(5)".to_owned()])
             .collect()
     } else {
         vec![format!("{}(1)", page_name(&path[..path.len() - 1]))]
@@ -110,10 +111,85 @@ fn man_pages(files: &mut BTreeMap<PathBuf, Vec<u8>>) {
     }
 }
 
+/// Whether a line of the annotated mq.toml is a setting or a table header, written out or
+/// commented out (`port = 1883`, `# metrics = "..."`, `[[listener]]`), rather than prose.
+fn is_toml(line: &str) -> bool {
+    let code = line.strip_prefix('#').map_or(line, str::trim_start);
+    code.starts_with('[')
+        || code.split_once(" = ").is_some_and(|(key, _)| {
+            !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+        })
+}
+
+/// mq.toml.5 from the annotated example `mq broker --print-config` prints: its opening
+/// comment is the DESCRIPTION, each `# --- Name ---` rule a section, prose comments
+/// paragraphs and settings example lines.
+fn config_page(files: &mut BTreeMap<PathBuf, Vec<u8>>) {
+    let mut roff = Roff::new();
+    roff.control(
+        "TH",
+        [
+            "mq.toml",
+            "5",
+            "",
+            &format!("mq {}", env!("CARGO_PKG_VERSION")),
+            "mq manual",
+        ],
+    );
+    roff.control("SH", ["NAME"])
+        .text([roman("mq.toml - the configuration file of mq broker")]);
+    roff.control("SH", ["SYNOPSIS"])
+        .text([bold("mq broker -c"), roman(" "), italic("mq.toml")]);
+    roff.control("SH", ["DESCRIPTION"]);
+    let mut in_example = false;
+    for line in mq::broker::config_file::annotated_example().lines() {
+        if let Some(title) = line.strip_prefix("# --- ") {
+            if in_example {
+                roff.control("fi", []).control("RE", []);
+                in_example = false;
+            }
+            let title = title.trim_end_matches(['-', ' ']).to_uppercase();
+            roff.control("SH", [title.as_str()]);
+        } else if line.trim_matches('#').trim().is_empty() {
+            if !in_example {
+                roff.control("PP", []);
+            } else {
+                roff.text([roman("")]);
+            }
+        } else if is_toml(line) {
+            if !in_example {
+                roff.control("RS", []).control("nf", []);
+                in_example = true;
+            }
+            roff.text([bold(line)]);
+        } else {
+            if in_example {
+                roff.control("fi", []).control("RE", []);
+                in_example = false;
+            }
+            roff.text([roman(line.trim_start_matches('#').trim_start())]);
+        }
+    }
+    if in_example {
+        roff.control("fi", []).control("RE", []);
+    }
+    roff.control("SH", ["SEE ALSO"]).text([roman(
+        "mq-broker(1), mq-passwd(1), mq-acl(1), mq-certs(1), mosquitto.conf(5)",
+    )]);
+    files.insert(
+        Path::new("man").join("mq.toml.5"),
+        roff.render().into_bytes(),
+    );
+}
+
 fn generate() -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     completions(&mut files);
     man_pages(&mut files);
+    config_page(&mut files);
     files
 }
 
