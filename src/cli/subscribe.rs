@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use clap::Args;
 use colored::Colorize;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use self::format::{FormatOptions, Received};
@@ -385,6 +386,8 @@ async fn subscribe(
     let mut received: u64 = 0;
     let mut processing = true;
     let mut removals_outstanding: usize = 0;
+    let removals = removal_counter(args.remove_retained && !args.dry_run && !quiet);
+    let removals_to_send = removal_sender(&client);
     let mut disconnecting = false;
     let mut lost_notice_shown = false;
     let mut connected = false;
@@ -456,7 +459,12 @@ async fn subscribe(
                                 }
                             }
                             Event::PubAck { .. } | Event::PubComp { .. } => {
-                                removals_outstanding = removals_outstanding.saturating_sub(1);
+                                if removals_outstanding > 0 {
+                                    removals_outstanding -= 1;
+                                    if let Some(bar) = &removals {
+                                        bar.inc(1);
+                                    }
+                                }
                             }
                             Event::Sent(Sent::Disconnect) => break Finish::Done,
                             Event::Message(msg) => {
@@ -481,13 +489,7 @@ async fn subscribe(
                                         }
                                     } else if !msg.payload.is_empty() {
                                         removals_outstanding += 1;
-                                        client.try_publish(&OutgoingMessage {
-                                            topic: msg.topic.clone(),
-                                            payload: bytes::Bytes::new(),
-                                            qos: qos_of_removal(),
-                                            retain: true,
-                                            properties: PublishProperties::default(),
-                                        }).map_err(failure)?;
+                                        let _ = removals_to_send.send(msg.topic.clone());
                                     }
                                 }
                                 let bytes = output.render(&msg);
@@ -531,9 +533,52 @@ async fn subscribe(
             }
         }
     };
+    if let Some(bar) = removals {
+        bar.finish_and_clear();
+        eprintln!("mq sub: removed {} retained messages", bar.position());
+    }
     match finish {
         Finish::Done | Finish::PipeClosed => Ok(()),
     }
+}
+
+/// Sends the clears of `--remove-retained` from a task of its own: each waits for room in
+/// the client's request queue, and the command's loop must keep reading the messages that
+/// arrive meanwhile, or the connection task would stop and the queue never drain. (A failed
+/// send means the connection is gone, which the loop learns from its updates.)
+fn removal_sender(client: &client::Client) -> tokio::sync::mpsc::UnboundedSender<String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let client = client.clone();
+    tokio::spawn(async move {
+        while let Some(topic) = rx.recv().await {
+            let clear = OutgoingMessage {
+                topic,
+                payload: bytes::Bytes::new(),
+                qos: qos_of_removal(),
+                retain: true,
+                properties: PublishProperties::default(),
+            };
+            if client.publish(&clear).await.is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// A running count of cleared retained messages on a terminal (stderr), since clearing a
+/// large tree takes a while and prints nothing else; `None` when piped.
+fn removal_counter(wanted: bool) -> Option<ProgressBar> {
+    (wanted && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        let style = ProgressStyle::with_template(
+            "{spinner} removing retained messages: {pos} cleared ({per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    })
 }
 
 /// Retained messages are cleared at QoS 1, as mosquitto_sub does, so the clear is acknowledged
