@@ -458,12 +458,10 @@ async fn subscribe(
                                     finish_requested = true;
                                 }
                             }
-                            Event::PubAck { .. } | Event::PubComp { .. } => {
-                                if removals_outstanding > 0 {
-                                    removals_outstanding -= 1;
-                                    if let Some(bar) = &removals {
-                                        bar.inc(1);
-                                    }
+                            Event::PubAck { .. } | Event::PubComp { .. } if removals_outstanding > 0 => {
+                                removals_outstanding -= 1;
+                                if let Some(bar) = &removals {
+                                    bar.inc(1);
                                 }
                             }
                             Event::Sent(Sent::Disconnect) => break Finish::Done,
