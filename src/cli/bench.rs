@@ -17,6 +17,11 @@ use mq_proto::{ProtocolVersion, QoS};
 use super::exit::{Failure, FailureKind};
 use crate::bench::{self, BenchConfig, BenchError, Percentiles, Phase, Progress, Report, Scenario};
 
+const CONNECTION: &str = "Connection";
+const AUTHENTICATION: &str = "Authentication";
+const LOAD: &str = "Load";
+const OUTPUT: &str = "Output";
+
 /// Load an MQTT broker and measure it: throughput, loss, duplicates, reordering, latency
 /// percentiles, connect rate.
 ///
@@ -34,89 +39,90 @@ pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: ScenarioArg,
     /// Broker host.
-    #[arg(short = 'h', long, default_value = "localhost")]
+    #[arg(short = 'h', long, default_value = "localhost", help_heading = CONNECTION)]
     pub host: String,
     /// Broker port.
-    #[arg(short = 'p', long, default_value_t = 1883)]
+    #[arg(short = 'p', long, default_value_t = 1883, help_heading = CONNECTION)]
     pub port: u16,
     /// Broker URL instead of -h and -p: mqtt://HOST[:PORT] (plain TCP only).
-    #[arg(short = 'L', long, value_name = "URL", conflicts_with_all = ["host", "port"])]
+    #[arg(short = 'L', long, value_name = "URL", conflicts_with_all = ["host", "port"], help_heading = CONNECTION)]
     pub url: Option<String>,
     /// Clients: publishers (pub, fanin, latency, retained), subscribers (sub, fanout),
     /// connections (conn). Default 1; fanin 8, fanout 16, conn 100.
-    #[arg(short = 'c', long, value_name = "N")]
+    #[arg(short = 'c', long, value_name = "N", help_heading = LOAD)]
     pub clients: Option<usize>,
     /// Messages per publisher (per subscriber for sub); 0: until the duration ends.
-    #[arg(short = 'n', long, default_value_t = 10_000, value_name = "N")]
+    #[arg(short = 'n', long, default_value_t = 10_000, value_name = "N", help_heading = LOAD)]
     pub count: u64,
     /// Longest the load may run: 30, 30s, 500ms, 2m.
-    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = parse_duration, help_heading = LOAD)]
     pub duration: Duration,
     /// Quality of service of publications and subscriptions.
-    #[arg(short = 'q', long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(short = 'q', long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2), help_heading = LOAD)]
     pub qos: u8,
     /// Payload size in bytes; at least 28 where a subscriber counts the messages.
-    #[arg(short = 's', long = "size", default_value_t = 64, value_name = "BYTES")]
+    #[arg(short = 's', long = "size", default_value_t = 64, value_name = "BYTES", help_heading = LOAD)]
     pub size: usize,
     /// Topic pattern: %i client number (from 1), %c client id, %n message number.
     /// Default bench/%i (retained: bench/retained/%n).
-    #[arg(short = 't', long, value_name = "PATTERN")]
+    #[arg(short = 't', long, value_name = "PATTERN", help_heading = LOAD)]
     pub topic: Option<String>,
     /// Subscribers' topic filter. Default: the topic's levels before the first %, then #
     /// (bench/%i gives bench/#). For conn, each connection subscribes only if given.
-    #[arg(long, value_name = "FILTER")]
+    #[arg(long, value_name = "FILTER", help_heading = LOAD)]
     pub filter: Option<String>,
     /// Messages per second over all publishers (default flat out; latency: 1000).
-    #[arg(short = 'r', long, value_name = "MSG/S")]
+    #[arg(short = 'r', long, value_name = "MSG/S", help_heading = LOAD)]
     pub rate: Option<f64>,
     /// MQTT version: 311 or 5.
-    #[arg(short = 'V', long = "protocol-version", default_value = "311", value_parser = parse_version)]
+    #[arg(short = 'V', long = "protocol-version", default_value = "311", value_parser = parse_version, help_heading = CONNECTION)]
     pub version: ProtocolVersion,
     /// QoS 1/2 messages a publisher may have unacknowledged (capped by the broker's
     /// Receive Maximum).
-    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), help_heading = LOAD)]
     pub inflight: u16,
     /// Client identifier prefix (default mq-bench-PID-).
-    #[arg(short = 'i', long = "id-prefix", value_name = "PREFIX")]
+    #[arg(short = 'i', long = "id-prefix", value_name = "PREFIX", help_heading = CONNECTION)]
     pub id_prefix: Option<String>,
     /// User name.
-    #[arg(short = 'u', long)]
+    #[arg(short = 'u', long, help_heading = AUTHENTICATION)]
     pub username: Option<String>,
     /// Password (or the environment variable MQ_PASSWORD).
-    #[arg(short = 'P', long, env = "MQ_PASSWORD", hide_env_values = true)]
+    #[arg(short = 'P', long, env = "MQ_PASSWORD", hide_env_values = true, help_heading = AUTHENTICATION)]
     pub password: Option<String>,
     /// Keep alive in seconds; 0 turns it off.
     #[arg(
         short = 'k',
         long = "keepalive",
         default_value_t = 60,
-        value_name = "SECS"
+        value_name = "SECS",
+        help_heading = CONNECTION,
     )]
     pub keep_alive: u16,
     /// Connections being set up at once.
-    #[arg(long, default_value_t = 64, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N", help_heading = CONNECTION)]
     pub connect_concurrency: usize,
     /// New connections per second at most (default: as fast as they complete).
-    #[arg(long, value_name = "N/S")]
+    #[arg(long, value_name = "N/S", help_heading = CONNECTION)]
     pub connect_rate: Option<f64>,
     /// Longest the connect phase may take.
-    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_name = "TIME", value_parser = parse_duration, help_heading = CONNECTION)]
     pub connect_timeout: Duration,
     /// conn: how long the connections stay open once all are up.
-    #[arg(long, default_value = "0s", value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, default_value = "0s", value_name = "TIME", value_parser = parse_duration, help_heading = LOAD)]
     pub idle: Duration,
     /// After publishing ends, the longest subscribers wait for the rest. They stop
     /// earlier once all arrived; at QoS 0 also after 2 s without a message.
-    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = parse_duration, help_heading = LOAD)]
     pub drain: Duration,
     /// retained: leave the stored messages on the broker instead of clearing them.
-    #[arg(long)]
+    #[arg(long, help_heading = LOAD)]
     pub keep_retained: bool,
     /// Print the report as one JSON object (times in seconds, latencies in microseconds).
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub json: bool,
     /// Worker threads of the load generator (default: one per CPU).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), help_heading = LOAD)]
     pub threads: Option<u16>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]

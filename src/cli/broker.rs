@@ -30,47 +30,60 @@ pub struct BrokerArgs {
     /// Configuration file: mq's TOML (see --print-config) or an existing mosquitto.conf.
     /// Flags given on the command line override it.
     #[arg(short = 'c', long = "config", value_name = "FILE")]
+    #[arg(help_heading = "Configuration")]
     pub config: Option<PathBuf>,
     /// Check the configuration (and the password, ACL and certificate files it names),
     /// print its warnings, and exit without starting: 0 if it is usable, 2 if not.
     #[arg(long)]
+    #[arg(help_heading = "Configuration")]
     pub check: bool,
     /// Print an annotated mq.toml with every setting and its default, then exit.
     #[arg(long)]
+    #[arg(help_heading = "Configuration")]
     pub print_config: bool,
     /// Print FILE (a mosquitto.conf, or mq.toml) as mq.toml, then exit; what cannot be
     /// converted is a warning on stderr naming its line.
     #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Configuration")]
     pub convert: Option<PathBuf>,
     /// Log lines as text for people, or one JSON object per line for log shippers.
     #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(help_heading = "Logging")]
     pub log_format: Option<LogFormatArg>,
     /// Port of the first plain MQTT listener; 0 picks a free one [default: 1883].
     #[arg(short, long)]
+    #[arg(help_heading = "Listeners")]
     pub port: Option<u16>,
     /// Address of the first plain MQTT listener [default: 127.0.0.1].
     #[arg(long)]
+    #[arg(help_heading = "Listeners")]
     pub bind: Option<IpAddr>,
     #[command(flatten)]
     pub listeners: ListenerArgs,
     /// More log output: -v connections, -vv packets, -vvv everything (or set RUST_LOG).
     #[arg(short, long, action = clap::ArgAction::Count)]
+    #[arg(help_heading = "Logging")]
     pub verbose: u8,
     /// Seconds between $SYS updates; 0 turns them off [default: 10].
     #[arg(long, value_name = "SECS")]
+    #[arg(help_heading = "Monitoring")]
     pub sys_interval: Option<u64>,
     /// Largest packet accepted, in bytes; larger ones close the connection [default: 1048576].
     #[arg(long, value_name = "BYTES")]
+    #[arg(help_heading = "Limits")]
     pub max_packet_size: Option<usize>,
     /// QoS 1 and 2 messages in flight to one client at a time [default: 20].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(help_heading = "Limits")]
     pub max_inflight_messages: Option<u16>,
     /// Messages queued per session beyond those in flight; more are dropped (QoS 0 first)
     /// and counted [default: 1000].
     #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits")]
     pub max_queued_messages: Option<usize>,
     /// Payload bytes queued per session; 0 for no byte limit [default: 0].
     #[arg(long, value_name = "BYTES")]
+    #[arg(help_heading = "Limits")]
     pub max_queued_bytes: Option<usize>,
     /// Bytes of queued, in-flight and retained messages the broker may hold; beyond it new
     /// publishes are refused (MQTT 5: 0x97 Quota exceeded; MQTT 3: QoS 0 dropped, QoS 1/2
@@ -79,44 +92,55 @@ pub struct BrokerArgs {
     pub max_memory: Option<u64>,
     /// Seconds a new connection has to send CONNECT [default: 10].
     #[arg(long, value_name = "SECS")]
+    #[arg(help_heading = "Limits")]
     pub connect_timeout: Option<u64>,
     /// Most simultaneous connections; further ones are closed at once.
     #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits")]
     pub max_connections: Option<usize>,
     /// Password file (`user:hash` lines from `mq passwd` or mosquitto_passwd): clients must
     /// give a user name and its password, unless --allow-anonymous. Reloaded on SIGHUP.
     #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Authentication")]
     pub password_file: Option<PathBuf>,
     /// ACL file in Mosquitto's syntax: who may publish, subscribe to and receive which
     /// topics (try rules with `mq acl check`). Reloaded on SIGHUP.
     #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Authentication")]
     pub acl_file: Option<PathBuf>,
     /// Let clients connect without a user name. Without this flag they may only when every
     /// listener is on loopback and there is no password file; `--allow-anonymous false`
     /// refuses them everywhere.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(help_heading = "Authentication")]
     pub allow_anonymous: Option<bool>,
     /// Longest keep alive allowed, in seconds: MQTT 5 clients asking for more (or none) are
     /// told this as Server Keep Alive; 3.x clients asking for more are refused [default: 65535].
     #[arg(long, value_name = "SECS")]
+    #[arg(help_heading = "Limits")]
     pub max_keepalive: Option<u16>,
     /// Topic aliases an MQTT 5 client may set toward the broker; 0 turns them off [default: 10].
     #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits")]
     pub max_topic_alias: Option<u16>,
     /// Refuse subscriptions to this topic filter, or to filters it matches, with SUBACK
     /// 0x80 "unspecified error" (repeatable).
     #[arg(long, value_name = "FILTER", value_parser = parse_topic_filter)]
+    #[arg(help_heading = "Limits")]
     pub refuse_subscribe: Vec<String>,
     /// Folder for the store [default: $XDG_DATA_HOME/mq, else ~/.local/share/mq].
     #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Persistence")]
     pub data: Option<PathBuf>,
     /// sync: acknowledge only what is on disk; periodic: save every --autosave-interval
     /// (a crash loses up to one interval, as Mosquitto's autosave); off: memory only
     /// [default: sync].
     #[arg(long, value_enum)]
+    #[arg(help_heading = "Persistence")]
     pub persistence: Option<PersistenceMode>,
     /// Seconds between saves with --persistence periodic [default: 60].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(help_heading = "Persistence")]
     pub autosave_interval: Option<u64>,
     /// Serve the broker's figures (those of $SYS) for Prometheus at http://ADDR/metrics,
     /// e.g. 127.0.0.1:9100.
@@ -133,6 +157,7 @@ pub struct BrokerArgs {
     /// Report what the store in DIR holds (format version, sessions, queued messages,
     /// retained messages), checking every record, then exit. Changes nothing.
     #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Persistence")]
     pub check_store: Option<PathBuf>,
 }
 

@@ -12,50 +12,53 @@ use crate::broker::config::{ClientIdentity, ListenerConfig, ListenerKind};
 use crate::net::tls::TlsSettings;
 use crate::net::ws::WsSettings;
 
-const HEADING: &str = "TLS and WebSocket listeners";
+/// Where the TLS and WebSocket listeners are, beside `mq broker -p`/`--bind`.
+const LISTENERS: &str = "Listeners";
+/// The files and checks of the TLS listeners.
+const TLS: &str = "TLS";
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct ListenerArgs {
     /// Add a TLS listener (mqtts) with DIR's ca.crt, server.crt and server.key, as made by
     /// `mq certs init`; without DIR, the folder `mq certs` uses by default.
-    #[arg(long, value_name = "DIR", num_args = 0..=1, help_heading = HEADING)]
+    #[arg(long, value_name = "DIR", num_args = 0..=1, help_heading = LISTENERS)]
     pub tls: Option<Option<PathBuf>>,
     /// Port of the TLS listener; 0 picks a free one.
-    #[arg(long, default_value_t = 8883, value_name = "PORT", help_heading = HEADING)]
+    #[arg(long, default_value_t = 8883, value_name = "PORT", help_heading = LISTENERS)]
     pub tls_port: u16,
     /// Add a WebSocket listener (ws://) on this port; 0 picks a free one.
-    #[arg(long, value_name = "PORT", help_heading = HEADING)]
+    #[arg(long, value_name = "PORT", help_heading = LISTENERS)]
     pub ws_port: Option<u16>,
     /// Add a secure WebSocket listener (wss://) on this port, with the TLS files.
-    #[arg(long, value_name = "PORT", help_heading = HEADING)]
+    #[arg(long, value_name = "PORT", help_heading = LISTENERS)]
     pub wss_port: Option<u16>,
     /// Serve WebSocket only at this path (MQTT.js uses /mqtt); by default any path is
     /// accepted, as Mosquitto does.
-    #[arg(long, value_name = "PATH", value_parser = parse_ws_path, help_heading = HEADING)]
+    #[arg(long, value_name = "PATH", value_parser = parse_ws_path, help_heading = LISTENERS)]
     pub ws_path: Option<String>,
     /// Server certificate chain (PEM) instead of DIR/server.crt. Reloaded on SIGHUP.
-    #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    #[arg(long, value_name = "FILE", help_heading = TLS)]
     pub certfile: Option<PathBuf>,
     /// Server private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC) instead of DIR/server.key.
-    #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    #[arg(long, value_name = "FILE", help_heading = TLS)]
     pub keyfile: Option<PathBuf>,
     /// CA that client certificates must chain to, instead of DIR/ca.crt. With it, clients
     /// may present a certificate; with --require-certificate they must.
-    #[arg(long, value_name = "FILE", help_heading = HEADING)]
+    #[arg(long, value_name = "FILE", help_heading = TLS)]
     pub cafile: Option<PathBuf>,
     /// Refuse TLS clients that do not present a certificate signed by the CA.
-    #[arg(long, help_heading = HEADING)]
+    #[arg(long, help_heading = TLS)]
     pub require_certificate: bool,
     /// The client certificate's Common Name is the client's user name, and no password is
     /// asked (implies --require-certificate).
-    #[arg(long, conflicts_with = "use_subject_as_username", help_heading = HEADING)]
+    #[arg(long, conflicts_with = "use_subject_as_username", help_heading = TLS)]
     pub use_identity_as_username: bool,
     /// The client certificate's whole subject (`CN=client,O=mq`) is the user name
     /// (implies --require-certificate).
-    #[arg(long, help_heading = HEADING)]
+    #[arg(long, help_heading = TLS)]
     pub use_subject_as_username: bool,
     /// ALPN protocol name the TLS listeners offer (repeatable), e.g. `mqtt`.
-    #[arg(long = "tls-alpn", value_name = "PROTOCOL", help_heading = HEADING)]
+    #[arg(long = "tls-alpn", value_name = "PROTOCOL", help_heading = TLS)]
     pub alpn: Vec<String>,
 }
 

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod broker;
 pub mod certs;
 pub mod connection_args;
+pub mod examples;
 pub mod exit;
 pub mod listeners;
 pub mod logging;
@@ -15,9 +16,18 @@ pub mod subscribe;
 
 use clap::{Parser, Subcommand};
 
+/// `mq --version`: the package version and, when built from a git checkout, its commit
+/// (`0.1.0 (abc1234)`); build.rs finds the commit.
+pub const VERSION: &str = env!("MQ_VERSION");
+
+/// A command's examples, then the exit-code table: what `--help` ends with.
+fn examples_and_exit_codes(examples: &str) -> String {
+    format!("{examples}\n\n{}", exit::exit_codes_help())
+}
+
 /// One binary for MQTT: broker, publish, subscribe, passwords and certificates.
 #[derive(Debug, Parser)]
-#[command(name = "mq", version, about, after_help = exit::EXIT_CODES_HELP)]
+#[command(name = "mq", version = VERSION, about, after_help = examples_and_exit_codes(examples::MQ))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -26,18 +36,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an MQTT 3.1/3.1.1/5.0 broker (default: mqtt://127.0.0.1:1883).
+    #[command(after_help = examples::BROKER)]
     Broker(broker::BrokerArgs),
     /// Publish messages (mosquitto_pub). -h is the host; help is --help.
+    #[command(after_help = examples_and_exit_codes(examples::PUB))]
     Pub(publish::PublishArgs),
     /// Subscribe and print messages (mosquitto_sub). -h is the host; help is --help.
+    #[command(after_help = examples_and_exit_codes(examples::SUB))]
     Sub(subscribe::SubscribeArgs),
     /// Manage a password file: create, add, change, delete, upgrade, verify.
+    #[command(after_help = examples::PASSWD)]
     Passwd(passwd::PasswdArgs),
     /// Make and inspect TLS certificates: a CA, server and client certificates.
+    #[command(after_help = examples::CERTS)]
     Certs(certs::CertsArgs),
     /// Check what an ACL file allows a client.
+    #[command(after_help = examples::ACL)]
     Acl(acl::AclArgs),
     /// Load a broker and measure it: throughput, loss, latency percentiles, connect rate.
+    #[command(after_help = examples::BENCH)]
     Bench(bench::BenchArgs),
 }
 

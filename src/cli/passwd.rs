@@ -21,20 +21,8 @@ use crate::broker::auth::scram;
 /// Passwords are asked for twice without echo on a terminal; when standard input is not a
 /// terminal, its first line is the password. `-b` takes it from the command line, where
 /// other users of the machine may see it in the process list.
-///
-/// Examples:
-///   mq passwd -c passwords alice        create the file with one user
-///   mq passwd passwords bob             add bob or change his password
-///   mq passwd -b passwords carol s3cret batch mode
-///   mq passwd -D passwords bob          delete bob
-///   mq passwd -U plain.txt              hash a plain-text user:password file in place
-///   mq passwd verify passwords alice    exit 0 if the password is right
 #[derive(Debug, Args)]
-#[command(
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true,
-    verbatim_doc_comment
-)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct PasswdArgs {
     #[command(subcommand)]
     pub action: Option<PasswdAction>,

@@ -15,47 +15,49 @@ use crate::client::{
     self, Backoff, ClientError, Event, OutgoingMessage, PublishProperties, QoS, Sent, Update,
 };
 
+const MESSAGE: &str = "Message";
+
 /// Publish MQTT messages (a drop-in for mosquitto_pub).
 ///
 /// Give the message with exactly one of -m, -f, -s, -l, -n or --line-topics.
 /// Exits with 6 when the broker refuses a publish (MQTT 5 PUBACK/PUBREC reason 0x80 or above).
 /// MQTT 3.1, 3.1.1 and 5 (-V 31, 311, 5).
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true, after_help = super::exit::EXIT_CODES_HELP)]
+#[command(disable_help_flag = true)]
 #[command(group(ArgGroup::new("payload_source").required(true).args(["message", "file", "stdin_file", "stdin_line", "null_message", "line_topics"])))]
 pub struct PublishArgs {
     /// Topic to publish to (or give it in the -L URL).
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, help_heading = MESSAGE)]
     pub topic: Option<String>,
     /// The message payload.
-    #[arg(short = 'm', long, value_name = "MESSAGE")]
+    #[arg(short = 'm', long, value_name = "MESSAGE", help_heading = MESSAGE)]
     pub message: Option<String>,
     /// Send the contents of a file as the message.
-    #[arg(short = 'f', long, value_name = "FILE")]
+    #[arg(short = 'f', long, value_name = "FILE", help_heading = MESSAGE)]
     pub file: Option<PathBuf>,
     /// Read the message from stdin, all of it as one message.
-    #[arg(short = 's', long = "stdin-file")]
+    #[arg(short = 's', long = "stdin-file", help_heading = MESSAGE)]
     pub stdin_file: bool,
     /// Read stdin and send one message per line, on one connection; reconnects after a drop.
-    #[arg(short = 'l', long = "stdin-line")]
+    #[arg(short = 'l', long = "stdin-line", help_heading = MESSAGE)]
     pub stdin_line: bool,
     /// Send an empty (null) message.
-    #[arg(short = 'n', long = "null-message")]
+    #[arg(short = 'n', long = "null-message", help_heading = MESSAGE)]
     pub null_message: bool,
     /// Like -l, but each line is `TOPIC PAYLOAD` (split at the first space).
-    #[arg(long)]
+    #[arg(long, help_heading = MESSAGE)]
     pub line_topics: bool,
     /// QoS of the messages.
-    #[arg(short = 'q', long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(short = 'q', long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2), help_heading = MESSAGE)]
     pub qos: u8,
     /// Retain the message.
-    #[arg(short = 'r', long)]
+    #[arg(short = 'r', long, help_heading = MESSAGE)]
     pub retain: bool,
     /// Publish the message this many times.
-    #[arg(long, value_name = "COUNT", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "COUNT", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), help_heading = MESSAGE)]
     pub repeat: u64,
     /// Seconds to wait between repeats (fractions allowed).
-    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, help_heading = MESSAGE)]
     pub repeat_delay: f64,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -108,7 +110,10 @@ pub fn run(args: PublishArgs) -> Result<(), Failure> {
         mq_proto::topic::validate_topic_name(t).map_err(|e| {
             Failure::new(
                 FailureKind::Usage,
-                format!("-t {t:?}: not a valid topic name: {e}"),
+                format!(
+                    "-t {t:?}: not a valid topic name: {e}; a message goes to one topic \
+                     (wildcards are for mq sub)"
+                ),
             )
         })?;
     }

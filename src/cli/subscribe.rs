@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use clap::Args;
 use colored::Colorize;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use self::format::{FormatOptions, Received};
@@ -18,74 +19,77 @@ use crate::client::{
     Subscription, Update,
 };
 
+const SUBSCRIPTION: &str = "Subscription";
+const OUTPUT: &str = "Output";
+
 /// Subscribe to topics and print the messages (a drop-in for mosquitto_sub).
 ///
 /// Output: the payload (default), `topic payload` (-v), a -F format, or one JSON object per
 /// line (--json, safe for binary payloads). Reconnects and resubscribes after a lost
 /// connection. MQTT 3.1, 3.1.1 and 5 (-V 31, 311, 5).
 #[derive(Debug, Args)]
-#[command(disable_help_flag = true, after_help = super::exit::EXIT_CODES_HELP)]
+#[command(disable_help_flag = true)]
 pub struct SubscribeArgs {
     /// Topic filter to subscribe to; may be repeated.
-    #[arg(short = 't', long = "topic", value_name = "FILTER")]
+    #[arg(short = 't', long = "topic", value_name = "FILTER", help_heading = SUBSCRIPTION)]
     pub topics: Vec<String>,
     /// Do not print messages whose topic matches this filter; may be repeated.
-    #[arg(short = 'T', long = "filter-out", value_name = "FILTER")]
+    #[arg(short = 'T', long = "filter-out", value_name = "FILTER", help_heading = SUBSCRIPTION)]
     pub filter_out: Vec<String>,
     /// QoS of the subscriptions.
-    #[arg(short = 'q', long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(short = 'q', long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=2), help_heading = SUBSCRIPTION)]
     pub qos: u8,
     /// Print the topic before the payload.
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, help_heading = OUTPUT)]
     pub verbose: bool,
     /// Do not end each message with a newline.
-    #[arg(short = 'N')]
+    #[arg(short = 'N', help_heading = OUTPUT)]
     pub no_eol: bool,
     /// Print each message with this format (mosquitto_sub's %-codes, @-time codes, \-escapes).
-    #[arg(short = 'F', value_name = "FORMAT", conflicts_with = "json")]
+    #[arg(short = 'F', value_name = "FORMAT", conflicts_with = "json", help_heading = OUTPUT)]
     pub format: Option<String>,
     /// Exit after this many messages.
-    #[arg(short = 'C', value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'C', value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..), help_heading = OUTPUT)]
     pub count: Option<u64>,
     /// Exit with code 7 if this many seconds pass first (before -C is reached).
-    #[arg(short = 'W', value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'W', value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = OUTPUT)]
     pub timeout: Option<u64>,
     /// Exit once the subscriptions are acknowledged.
-    #[arg(short = 'E')]
+    #[arg(short = 'E', help_heading = OUTPUT)]
     pub exit_after_subscribe: bool,
     /// Do not print retained (stale) messages.
-    #[arg(short = 'R', conflicts_with = "retained_only")]
+    #[arg(short = 'R', conflicts_with = "retained_only", help_heading = OUTPUT)]
     pub no_retained: bool,
     /// Print only retained messages; exit at the first message that is not retained.
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub retained_only: bool,
     /// Clear each retained message received (publish an empty retained message to its topic).
-    #[arg(long)]
+    #[arg(long, help_heading = SUBSCRIPTION)]
     pub remove_retained: bool,
     /// With --remove-retained: print what would be cleared, clear nothing.
-    #[arg(long, requires = "remove_retained")]
+    #[arg(long, requires = "remove_retained", help_heading = SUBSCRIPTION)]
     pub dry_run: bool,
     /// Unsubscribe from this filter after subscribing (for persistent sessions); may be repeated.
-    #[arg(short = 'U', long = "unsubscribe", value_name = "FILTER")]
+    #[arg(short = 'U', long = "unsubscribe", value_name = "FILTER", help_heading = SUBSCRIPTION)]
     pub unsubscribe: Vec<String>,
     /// Pretty-print JSON (-F %j/%J, --json).
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub pretty: bool,
     /// One JSON object per line: topic, qos, retain, properties, received, payload
     /// (text if UTF-8, else base64 with "encoding":"base64").
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     pub json: bool,
     /// MQTT 5 No Local: do not receive my own publications.
-    #[arg(long = "nl")]
+    #[arg(long = "nl", help_heading = SUBSCRIPTION)]
     pub no_local: bool,
     /// MQTT 5 Retain As Published: keep the retain flag of forwarded messages.
-    #[arg(long = "rap")]
+    #[arg(long = "rap", help_heading = SUBSCRIPTION)]
     pub retain_as_published: bool,
     /// MQTT 5 Retain Handling: 0 send retained on subscribe, 1 only for new subscriptions, 2 never.
-    #[arg(long = "rh", value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(long = "rh", value_name = "0|1|2", value_parser = clap::value_parser!(u8).range(0..=2), help_heading = SUBSCRIPTION)]
     pub retain_handling: Option<u8>,
     /// MQTT 5 Subscription Identifier for these subscriptions (1-268435455).
-    #[arg(long = "sub-id", value_name = "ID", value_parser = clap::value_parser!(u32).range(1..=268_435_455))]
+    #[arg(long = "sub-id", value_name = "ID", value_parser = clap::value_parser!(u32).range(1..=268_435_455), help_heading = SUBSCRIPTION)]
     pub subscription_identifier: Option<u32>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -306,8 +310,12 @@ async fn subscribe(
         .chain(&args.filter_out)
         .chain(&args.unsubscribe)
     {
-        mq_proto::topic::validate_topic_filter(f)
-            .map_err(|e| usage(format!("{f:?} is not a valid topic filter: {e:?}")))?;
+        mq_proto::topic::validate_topic_filter(f).map_err(|e| {
+            usage(format!(
+                "{f:?} is not a valid topic filter: {e}; '+' matches one whole level and \
+                     '#' all the levels after it, as in vdm/+/engineOff or sensors/#"
+            ))
+        })?;
     }
     if !v5
         && (args.no_local
@@ -378,6 +386,8 @@ async fn subscribe(
     let mut received: u64 = 0;
     let mut processing = true;
     let mut removals_outstanding: usize = 0;
+    let removals = removal_counter(args.remove_retained && !args.dry_run && !quiet);
+    let removals_to_send = removal_sender(&client);
     let mut disconnecting = false;
     let mut lost_notice_shown = false;
     let mut connected = false;
@@ -448,8 +458,11 @@ async fn subscribe(
                                     finish_requested = true;
                                 }
                             }
-                            Event::PubAck { .. } | Event::PubComp { .. } => {
-                                removals_outstanding = removals_outstanding.saturating_sub(1);
+                            Event::PubAck { .. } | Event::PubComp { .. } if removals_outstanding > 0 => {
+                                removals_outstanding -= 1;
+                                if let Some(bar) = &removals {
+                                    bar.inc(1);
+                                }
                             }
                             Event::Sent(Sent::Disconnect) => break Finish::Done,
                             Event::Message(msg) => {
@@ -474,13 +487,7 @@ async fn subscribe(
                                         }
                                     } else if !msg.payload.is_empty() {
                                         removals_outstanding += 1;
-                                        client.try_publish(&OutgoingMessage {
-                                            topic: msg.topic.clone(),
-                                            payload: bytes::Bytes::new(),
-                                            qos: qos_of_removal(),
-                                            retain: true,
-                                            properties: PublishProperties::default(),
-                                        }).map_err(failure)?;
+                                        let _ = removals_to_send.send(msg.topic.clone());
                                     }
                                 }
                                 let bytes = output.render(&msg);
@@ -524,9 +531,52 @@ async fn subscribe(
             }
         }
     };
+    if let Some(bar) = removals {
+        bar.finish_and_clear();
+        eprintln!("mq sub: removed {} retained messages", bar.position());
+    }
     match finish {
         Finish::Done | Finish::PipeClosed => Ok(()),
     }
+}
+
+/// Sends the clears of `--remove-retained` from a task of its own: each waits for room in
+/// the client's request queue, and the command's loop must keep reading the messages that
+/// arrive meanwhile, or the connection task would stop and the queue never drain. (A failed
+/// send means the connection is gone, which the loop learns from its updates.)
+fn removal_sender(client: &client::Client) -> tokio::sync::mpsc::UnboundedSender<String> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let client = client.clone();
+    tokio::spawn(async move {
+        while let Some(topic) = rx.recv().await {
+            let clear = OutgoingMessage {
+                topic,
+                payload: bytes::Bytes::new(),
+                qos: qos_of_removal(),
+                retain: true,
+                properties: PublishProperties::default(),
+            };
+            if client.publish(&clear).await.is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// A running count of cleared retained messages on a terminal (stderr), since clearing a
+/// large tree takes a while and prints nothing else; `None` when piped.
+fn removal_counter(wanted: bool) -> Option<ProgressBar> {
+    (wanted && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        let style = ProgressStyle::with_template(
+            "{spinner} removing retained messages: {pos} cleared ({per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        bar
+    })
 }
 
 /// Retained messages are cleared at QoS 1, as mosquitto_sub does, so the clear is acknowledged

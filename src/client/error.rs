@@ -95,8 +95,9 @@ impl fmt::Display for TlsFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TlsFailure::UnknownCa => f.write_str(
-                "the server's certificate is signed by an unknown certificate authority \
-                 (give the CA with --cafile or --capath)",
+                "the server's certificate is signed by an unknown certificate authority; \
+                 give the CA that signed it with --cafile (for `mq certs`: its ca.crt) or \
+                 --capath",
             ),
             TlsFailure::NameMismatch {
                 expected,
@@ -108,7 +109,10 @@ impl fmt::Display for TlsFailure {
                 } else {
                     write!(f, "; it is valid for: {}", presented.join(", "))?;
                 }
-                f.write_str(" (--insecure skips the host name check)")
+                f.write_str(
+                    "; connect with one of those names, or make a server certificate that \
+                     has this one (`mq certs server --san NAME`); --insecure skips the check",
+                )
             }
             TlsFailure::Expired { detail } => {
                 write!(f, "the server's certificate has expired{detail}")
@@ -123,11 +127,29 @@ impl fmt::Display for TlsFailure {
                 write!(f, "the server rejected the client certificate: {why}")
             }
             TlsFailure::Alert(alert) => write!(f, "the server sent the TLS alert {alert}"),
-            TlsFailure::NotTls => {
-                f.write_str("the server did not answer with TLS (is this a plain MQTT port?)")
-            }
+            TlsFailure::NotTls => f.write_str(
+                "the server did not answer with TLS: this looks like a plain MQTT port; \
+                 give the broker's TLS port (8883 by default), or leave TLS out",
+            ),
             TlsFailure::Other(message) => f.write_str(message),
         }
+    }
+}
+
+/// What to do about a refused CONNECT, after the reason in words.
+fn connack_advice(reason: &Reason) -> &'static str {
+    match reason.code {
+        0x84 => "; try another MQTT version with -V (31, 311 or 5)",
+        0x85 => "; pick another client id with -i",
+        0x86 => {
+            "; check the user name (-u) and the password (-P, --pw-prompt, --pw-file or --pw-env)"
+        }
+        0x87 => {
+            "; this broker wants a user name and password (-u USER --pw-prompt) or a client \
+             certificate (--cert, --key), or its access rules refuse this client"
+        }
+        0x88 | 0x89 | 0x97 | 0x9F => "; try again later",
+        _ => "",
     }
 }
 
@@ -163,7 +185,10 @@ pub enum ClientError {
     TlsSetup(String),
     #[error("cannot resolve the host name {host:?}: {message}")]
     Resolve { host: String, message: String },
-    #[error("cannot connect to {addr}: connection refused (is a broker listening there?)")]
+    #[error(
+        "cannot connect to {addr}: connection refused: no broker listens there; start one \
+         with `mq broker`, or give the broker's address with -h and -p (or -L)"
+    )]
     ConnectionRefused { addr: String },
     #[error("cannot connect to {addr}: {message}")]
     Unreachable { addr: String, message: String },
@@ -173,7 +198,7 @@ pub enum ClientError {
     Tls { addr: String, failure: TlsFailure },
     #[error("WebSocket handshake with {addr} failed: {message}")]
     WebSocket { addr: String, message: String },
-    #[error("the broker refused the connection: {0}")]
+    #[error("the broker refused the connection: {0}{advice}", advice = connack_advice(.0))]
     ConnAck(Reason),
     #[error("the broker closed the connection: {0}")]
     ServerDisconnect(Reason),
@@ -181,6 +206,12 @@ pub enum ClientError {
     ConnectionLost { addr: String, message: String },
     #[error("protocol error from {addr}: {message}")]
     Protocol { addr: String, message: String },
+    /// The first bytes back were not a CONNACK: most often a TLS or WebSocket port.
+    #[error(
+        "{addr} did not answer CONNECT in MQTT: if it is a TLS port, add --cafile FILE or use \
+         an mqtts:// URL; if it is a WebSocket port, use a ws:// URL (the reply: {message})"
+    )]
+    NotMqtt { addr: String, message: String },
     /// An acknowledgement carried a reason code the client library cannot read (Mosquitto
     /// answers an oversized publish with 0x95 in PUBACK, which MQTT 5 does not list there).
     #[error("the broker answered with reason code {reason}")]
@@ -200,6 +231,7 @@ impl ClientError {
             | ClientError::Unreachable { .. }
             | ClientError::ConnectTimeout { .. }
             | ClientError::ConnectionLost { .. }
+            | ClientError::NotMqtt { .. }
             | ClientError::WebSocket { .. } => ErrorKind::Network,
             ClientError::Tls { .. } => ErrorKind::Tls,
             ClientError::ConnAck(_) => ErrorKind::ConnectionRefused,

@@ -940,6 +940,16 @@ fn tls_error(e: &rumqttc::TlsError, addr: &str, host: &str, connected: bool) -> 
     }
 }
 
+/// A protocol error; before the CONNACK it means the port does not speak plain MQTT.
+fn protocol_error(addr: &str, message: String, connected: bool) -> ClientError {
+    let addr = addr.to_owned();
+    if connected {
+        ClientError::Protocol { addr, message }
+    } else {
+        ClientError::NotMqtt { addr, message }
+    }
+}
+
 fn lost(addr: &str, message: impl Into<String>) -> ClientError {
     ClientError::ConnectionLost {
         addr: addr.to_owned(),
@@ -985,10 +995,7 @@ fn error3(e: rumqttc::ConnectionError, addr: &str, host: &str, connected: bool) 
         E::MqttState(state) => state3(state, addr, host, connected),
         E::Websocket(ws) => websocket_error(&ws, addr, host, connected),
         E::RequestsDone => lost(addr, "the client stopped"),
-        other => ClientError::Protocol {
-            addr: addr.to_owned(),
-            message: other.to_string(),
-        },
+        other => protocol_error(addr, other.to_string(), connected),
     }
 }
 
@@ -1002,10 +1009,7 @@ fn state3(e: rumqttc::StateError, addr: &str, host: &str, connected: bool) -> Cl
         ),
         S::ConnectionAborted => lost(addr, "the broker closed the connection"),
         S::Deserialization(rumqttc::Error::Io(io)) => io_error(&io, addr, host, connected),
-        other => ClientError::Protocol {
-            addr: addr.to_owned(),
-            message: other.to_string(),
-        },
+        other => protocol_error(addr, other.to_string(), connected),
     }
 }
 
@@ -1022,10 +1026,7 @@ fn error5(e: rumqttc::v5::ConnectionError, addr: &str, host: &str, connected: bo
         E::MqttState(state) => state5(state, addr, host, connected),
         E::Websocket(ws) => websocket_error(&ws, addr, host, connected),
         E::RequestsDone => lost(addr, "the client stopped"),
-        other => ClientError::Protocol {
-            addr: addr.to_owned(),
-            message: other.to_string(),
-        },
+        other => protocol_error(addr, other.to_string(), connected),
     }
 }
 
@@ -1055,10 +1056,7 @@ fn state5(e: rumqttc::v5::StateError, addr: &str, host: &str, connected: bool) -
                 reason: Reason::v5(code),
             }
         }
-        other => ClientError::Protocol {
-            addr: addr.to_owned(),
-            message: other.to_string(),
-        },
+        other => protocol_error(addr, other.to_string(), connected),
     }
 }
 

@@ -34,3 +34,6 @@ mod wills;
 
 /// `mq pub` and `mq sub` against `mq broker` and Mosquitto (own harness in `pubsub/mod.rs`).
 mod pubsub;
+
+/// Help, completions, man pages and error messages (insta snapshots; see `cli/mod.rs`).
+mod cli;

@@ -356,7 +356,7 @@ pub fn validate_username(username: &str) -> Result<(), UserNameError> {
 /// Why a password file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordFileError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}{}", path.display(), missing_file_advice(source, path))]
     Io { path: PathBuf, source: io::Error },
     #[error("{}line {line}: {reason}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
     Line {
@@ -364,6 +364,15 @@ pub enum PasswordFileError {
         line: usize,
         reason: String,
     },
+}
+
+/// A password file that does not exist yet is made with `mq passwd -c`.
+fn missing_file_advice(source: &io::Error, path: &Path) -> String {
+    if source.kind() == io::ErrorKind::NotFound {
+        format!("; create it with `mq passwd -c {} USER`", path.display())
+    } else {
+        String::new()
+    }
 }
 
 impl PasswordFileError {

@@ -200,7 +200,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// A line that does not parse or a value that is not allowed.
-    #[error("{}:{line}: {key}: {message}", path.display())]
+    #[error("{}:{line}: {key}: {message} (`mq broker --print-config` shows every setting with its default)", path.display())]
     Invalid {
         path: PathBuf,
         line: usize,

@@ -101,6 +101,37 @@ fn remove_retained_clears_what_it_sees_and_dry_run_does_not() {
 }
 
 #[test]
+fn remove_retained_clears_more_messages_than_the_request_queue_holds() {
+    // 500 clears: five times the client's request queue, which once made the clear fail.
+    let lines: String = (0..500).map(|i| format!("many/{i} x\n")).collect();
+    for broker in brokers("remove_retained_clears_more_messages_than_the_request_queue_holds") {
+        let mut args = vec!["pub".to_string()];
+        args.extend(broker.args());
+        args.extend(["--line-topics", "-r", "-q", "1"].map(String::from));
+        let out = run(
+            mq(&args.iter().map(String::as_str).collect::<Vec<_>>()),
+            Some(lines.as_bytes()),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = run_sub(&broker, &["-t", "many/#", "--remove-retained", "-C", "500"]);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            broker.name(),
+            text(&out.stderr)
+        );
+        let out = run_sub(&broker, &["-t", "many/#", "--retained-only", "-W", "1"]);
+        assert_fails(&out, 7, &[]);
+        assert_eq!(
+            text(&out.stdout),
+            "",
+            "{}: retained messages survived",
+            broker.name()
+        );
+    }
+}
+
+#[test]
 fn retained_only_stops_at_the_first_live_message_and_r_skips_retained() {
     for broker in brokers("retained_only_stops_at_the_first_live_message_and_r_skips_retained") {
         publish(&broker, &["-t", "ro/kept", "-m", "stale", "-r"]);
