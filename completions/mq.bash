@@ -398,7 +398,7 @@ _mq() {
             return 0
             ;;
         mq__subcmd__broker)
-            opts="-c -p -v -h --config --check --print-config --convert --log-format --port --bind --tls --tls-port --ws-port --wss-port --ws-path --certfile --keyfile --cafile --require-certificate --use-identity-as-username --use-subject-as-username --tls-alpn --verbose --sys-interval --max-packet-size --max-inflight-messages --max-queued-messages --max-queued-bytes --connect-timeout --max-connections --password-file --acl-file --allow-anonymous --max-keepalive --max-topic-alias --refuse-subscribe --data --persistence --autosave-interval --check-store --help"
+            opts="-c -p -v -h --config --check --print-config --convert --log-format --port --bind --tls --tls-port --ws-port --wss-port --ws-path --certfile --keyfile --cafile --require-certificate --use-identity-as-username --use-subject-as-username --tls-alpn --verbose --sys-interval --max-packet-size --max-inflight-messages --max-queued-messages --max-queued-bytes --max-memory --connect-timeout --max-connections --password-file --acl-file --allow-anonymous --max-keepalive --max-topic-alias --refuse-subscribe --data --persistence --autosave-interval --metrics --max-topic-levels --max-subscriptions --check-store --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -488,6 +488,10 @@ _mq() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -529,6 +533,18 @@ _mq() {
                     return 0
                     ;;
                 --autosave-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-topic-levels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-subscriptions)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,6 +54,7 @@ complete -c mq -n "__fish_mq_using_subcommand broker" -l max-packet-size -d 'Lar
 complete -c mq -n "__fish_mq_using_subcommand broker" -l max-inflight-messages -d 'QoS 1 and 2 messages in flight to one client at a time [default: 20]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l max-queued-messages -d 'Messages queued per session beyond those in flight; more are dropped (QoS 0 first) and counted [default: 1000]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l max-queued-bytes -d 'Payload bytes queued per session; 0 for no byte limit [default: 0]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-memory -d 'Bytes of queued, in-flight and retained messages the broker may hold; beyond it new publishes are refused (MQTT 5: 0x97 Quota exceeded; MQTT 3: QoS 0 dropped, QoS 1/2 close the connection unacknowledged) [default: no limit]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l connect-timeout -d 'Seconds a new connection has to send CONNECT [default: 10]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l max-connections -d 'Most simultaneous connections; further ones are closed at once' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l password-file -d 'Password file (`user:hash` lines from `mq passwd` or mosquitto_passwd): clients must give a user name and its password, unless --allow-anonymous. Reloaded on SIGHUP' -r -F
@@ -68,6 +69,9 @@ complete -c mq -n "__fish_mq_using_subcommand broker" -l persistence -d 'sync: a
 periodic\t''
 off\t''"
 complete -c mq -n "__fish_mq_using_subcommand broker" -l autosave-interval -d 'Seconds between saves with --persistence periodic [default: 60]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l metrics -d 'Serve the broker\'s figures (those of $SYS) for Prometheus at http://ADDR/metrics, e.g. 127.0.0.1:9100' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-topic-levels -d 'Most levels in a topic name or filter: deeper PUBLISHes are refused (MQTT 5 0x90) and deeper subscriptions get SUBACK 0x8F (0x80 in 3.1.1) [default: 128]' -r
+complete -c mq -n "__fish_mq_using_subcommand broker" -l max-subscriptions -d 'Most subscriptions one client may hold; more get SUBACK 0x97 Quota exceeded (0x80 in 3.1.1) [default: 10000]' -r
 complete -c mq -n "__fish_mq_using_subcommand broker" -l check-store -d 'Report what the store in DIR holds (format version, sessions, queued messages, retained messages), checking every record, then exit. Changes nothing' -r -F
 complete -c mq -n "__fish_mq_using_subcommand broker" -l check -d 'Check the configuration (and the password, ACL and certificate files it names), print its warnings, and exit without starting: 0 if it is usable, 2 if not'
 complete -c mq -n "__fish_mq_using_subcommand broker" -l print-config -d 'Print an annotated mq.toml with every setting and its default, then exit'

@@ -89,6 +89,7 @@ pub struct BrokerArgs {
     /// publishes are refused (MQTT 5: 0x97 Quota exceeded; MQTT 3: QoS 0 dropped, QoS 1/2
     /// close the connection unacknowledged) [default: no limit].
     #[arg(long, value_name = "BYTES")]
+    #[arg(help_heading = "Limits")]
     pub max_memory: Option<u64>,
     /// Seconds a new connection has to send CONNECT [default: 10].
     #[arg(long, value_name = "SECS")]
@@ -145,14 +146,17 @@ pub struct BrokerArgs {
     /// Serve the broker's figures (those of $SYS) for Prometheus at http://ADDR/metrics,
     /// e.g. 127.0.0.1:9100.
     #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Monitoring")]
     pub metrics: Option<SocketAddr>,
     /// Most levels in a topic name or filter: deeper PUBLISHes are refused (MQTT 5 0x90) and
     /// deeper subscriptions get SUBACK 0x8F (0x80 in 3.1.1) [default: 128].
     #[arg(long, value_name = "N", value_parser = parse_at_least_one)]
+    #[arg(help_heading = "Limits")]
     pub max_topic_levels: Option<usize>,
     /// Most subscriptions one client may hold; more get SUBACK 0x97 Quota exceeded (0x80 in
     /// 3.1.1) [default: 10000].
     #[arg(long, value_name = "N")]
+    #[arg(help_heading = "Limits")]
     pub max_subscriptions: Option<usize>,
     /// Report what the store in DIR holds (format version, sessions, queued messages,
     /// retained messages), checking every record, then exit. Changes nothing.
