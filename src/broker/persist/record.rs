@@ -484,7 +484,10 @@ impl<'a> In<'a> {
             // Written as 0: anything else is damage, not a value to ignore.
             return match self.u16()? {
                 0 => Ok(DeliveryState::Queued),
-                id => Err(bad(format!("{} record queued with packet id {id}", self.what))),
+                id => Err(bad(format!(
+                    "{} record queued with packet id {id}",
+                    self.what
+                ))),
             };
         }
         let id = self.packet_id()?;
