@@ -107,6 +107,36 @@ fn will() -> Will {
     }
 }
 
+fn message() -> MessageRecord {
+    MessageRecord {
+        topic: ByteString::from_static("sensors/1"),
+        payload: Bytes::from_static(&[0, 1, 2, 255]),
+        qos: QoS::ExactlyOnce,
+        retain: true,
+        properties: Properties {
+            payload_format_indicator: Some(0),
+            message_expiry_interval: Some(3600),
+            response_topic: Some("replies".into()),
+            correlation_data: Some(Bytes::from_static(b"\x00id")),
+            user_properties: vec![("a".into(), "b".into())],
+            ..Properties::default()
+        },
+        origin: Some("publisher".into()),
+        received_at_ms: 1_700_000_000_123,
+    }
+}
+
+fn delivery(state: DeliveryState) -> DeliveryRecord {
+    DeliveryRecord {
+        message_id: 42,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        subscription_identifiers: vec![1, 268_435_455],
+        share: Some("$share/g/t".into()),
+        state,
+    }
+}
+
 fn records() -> Vec<(String, Vec<u8>)> {
     let mut out = vec![
         (
@@ -139,25 +169,7 @@ fn records() -> Vec<(String, Vec<u8>)> {
                 identifier: Some(7),
             }),
         ),
-        (
-            "message".into(),
-            encode_message(&MessageRecord {
-                topic: ByteString::from_static("sensors/1"),
-                payload: Bytes::from_static(&[0, 1, 2, 255]),
-                qos: QoS::ExactlyOnce,
-                retain: true,
-                properties: Properties {
-                    payload_format_indicator: Some(0),
-                    message_expiry_interval: Some(3600),
-                    response_topic: Some("replies".into()),
-                    correlation_data: Some(Bytes::from_static(b"\x00id")),
-                    user_properties: vec![("a".into(), "b".into())],
-                    ..Properties::default()
-                },
-                origin: Some("publisher".into()),
-                received_at_ms: 1_700_000_000_123,
-            }),
-        ),
+        ("message".into(), encode_message(&message())),
     ];
     let states = [
         ("queued", DeliveryState::Queued),
@@ -168,16 +180,41 @@ fn records() -> Vec<(String, Vec<u8>)> {
     for (name, state) in states {
         out.push((
             format!("delivery-{name}"),
-            encode_delivery(&DeliveryRecord {
-                message_id: 42,
-                qos: QoS::AtLeastOnce,
-                retain: false,
-                subscription_identifiers: vec![1, 268_435_455],
-                share: Some("$share/g/t".into()),
-                state,
-            }),
+            encode_delivery(&delivery(state)),
         ));
     }
+    // A write-ahead log group: one change of each kind that carries a record.
+    let client_id = "c1".to_string();
+    let group = vec![
+        ChangeRecord::SessionGone {
+            client_id: "old".into(),
+        },
+        ChangeRecord::Unsubscribed {
+            client_id: client_id.clone(),
+            filter: "a/+".into(),
+        },
+        ChangeRecord::InFlight {
+            client_id: client_id.clone(),
+            seq: 3,
+            state: DeliveryState::AwaitingPubRec(id(9)),
+        },
+        ChangeRecord::Done {
+            client_id: client_id.clone(),
+            seq: 2,
+        },
+        ChangeRecord::InboundQoS2 {
+            client_id: client_id.clone(),
+            packet_id: id(4),
+        },
+        ChangeRecord::Queued {
+            client_id,
+            seq: 1,
+            delivery: delivery(DeliveryState::Queued),
+            message: Some(message()),
+        },
+        ChangeRecord::Retained(message()),
+    ];
+    out.push(("group".into(), encode_group(&group)));
     out
 }
 
