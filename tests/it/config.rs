@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use mq_proto::{Bytes, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode};
+use mq_proto::{Bytes, Packet, ProtocolVersion, QoS, ReasonCode};
 use tempfile::TempDir;
 
 use crate::auth::password_file;
 use crate::harness::Broker;
-use crate::raw::{connect_packet, pid, Next, Raw, PATIENCE};
+use crate::raw::{connect_packet, publish_packet, Next, Raw, PATIENCE};
 
 /// The exit code of configuration errors (src/cli/exit.rs: usage error).
 const CONFIG_ERROR: i32 = 2;
@@ -339,18 +339,6 @@ async fn wait_for_log(broker: &Broker, needle: &str) -> String {
     }
 }
 
-fn publish_packet(topic: &str, qos: QoS, retain: bool, payload: &[u8]) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain,
-        topic: topic.into(),
-        packet_id: (qos != QoS::AtMostOnce).then(|| pid(7)),
-        properties: Properties::default(),
-        payload: Bytes::copy_from_slice(payload),
-    })
-}
-
 #[tokio::test]
 async fn message_size_limit_drops_larger_payloads_and_says_quota_exceeded_in_v5() {
     let dir = TempDir::new().expect("temp dir");
@@ -367,12 +355,13 @@ async fn message_size_limit_drops_larger_payloads_and_says_quota_exceeded_in_v5(
     v5.protocol = ProtocolVersion::V5;
     let (mut publisher, _) = Raw::connect(broker.addr(), v5).await;
     publisher
-        .send(&publish_packet(
+        .send(&Packet::Publish(publish_packet(
             "size/big",
             QoS::AtLeastOnce,
+            7,
             false,
             &[0; 11],
-        ))
+        )))
         .await;
     match publisher.recv().await {
         Packet::PubAck(ack) => assert_eq!(ack.reason_code, ReasonCode::QuotaExceeded),
@@ -400,8 +389,14 @@ async fn retain_available_false_refuses_retained_publishes_with_0x9a() {
     let (mut raw, ack) = Raw::connect(broker.addr(), v5).await;
     assert_eq!(ack.properties.retain_available, Some(0));
     raw.publish("plain", QoS::AtLeastOnce, false, b"ok").await;
-    raw.send(&publish_packet("kept", QoS::AtMostOnce, true, b"no"))
-        .await;
+    raw.send(&Packet::Publish(publish_packet(
+        "kept",
+        QoS::AtMostOnce,
+        7,
+        true,
+        b"no",
+    )))
+    .await;
     match raw.next(PATIENCE).await {
         Next::Packet(Packet::Disconnect(d)) => {
             assert_eq!(d.reason_code, ReasonCode::RetainNotSupported)

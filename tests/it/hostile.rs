@@ -28,7 +28,7 @@ use tokio::sync::Semaphore;
 
 use crate::clients::{text, Mqtt};
 use crate::harness::Broker;
-use crate::raw::{connect_packet, pid, Next, Raw, PATIENCE};
+use crate::raw::{connect_packet, pid, publish_packet, Next, Raw, PATIENCE};
 
 /// Connections opened by the generator, and the packets it sends on each (at most).
 const CONNECTIONS: usize = 500;
@@ -365,19 +365,6 @@ fn connect_v5(client_id: &str) -> Connect {
     }
 }
 
-/// A PUBLISH with `payload`, QoS 0, to `topic`.
-fn publish_packet(topic: &str, qos: QoS, retain: bool, payload: &[u8]) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain,
-        topic: topic.into(),
-        packet_id: (qos != QoS::AtMostOnce).then(|| pid(1)),
-        properties: Properties::default(),
-        payload: Bytes::copy_from_slice(payload),
-    })
-}
-
 /// Kilobytes from the broker's VmRSS `before` to `after`, never negative.
 fn growth_kb(before: u64, after: u64) -> u64 {
     after.saturating_sub(before)
@@ -600,7 +587,7 @@ async fn a_million_distinct_retained_topics_take_bounded_time_and_memory() {
     for n in 0..TOPICS {
         let topic = format!("m/{}/{}", n / 1000, n % 1000);
         mq_proto::encode(
-            &publish_packet(&topic, QoS::AtMostOnce, true, b"x"),
+            &Packet::Publish(publish_packet(&topic, QoS::AtMostOnce, 1, true, b"x")),
             ProtocolVersion::V311,
             &mut batch,
         );
@@ -773,10 +760,7 @@ async fn pubrel_for_unknown_ids_replays_and_reused_packet_ids_are_answered_witho
     let qos2 = |payload: &'static [u8]| {
         Packet::Publish(Publish {
             packet_id: Some(pid(7)),
-            ..match publish_packet("replay", QoS::ExactlyOnce, false, payload) {
-                Packet::Publish(p) => p,
-                _ => unreachable!(),
-            }
+            ..publish_packet("replay", QoS::ExactlyOnce, 1, false, payload)
         })
     };
     for (payload, replays) in [(&b"one"[..], 3), (&b"two"[..], 1)] {

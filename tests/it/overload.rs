@@ -10,28 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mq_proto::{
-    Bytes, BytesMut, Connect, Packet, Properties, ProtocolVersion, PubResponse, Publish, QoS,
-    ReasonCode,
-};
+use mq_proto::{BytesMut, Connect, Packet, ProtocolVersion, PubResponse, QoS, ReasonCode};
 
 use crate::clients::{text, Mqtt};
 use crate::harness::Broker;
-use crate::raw::{connect_packet, pid, Next, Raw, PATIENCE};
+use crate::raw::{connect_packet, pid, publish_packet, Next, Raw, PATIENCE};
 
 const PAYLOAD: usize = 64 * 1024;
-
-fn publish(topic: &str, qos: QoS, id: u16, payload: &[u8]) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: topic.into(),
-        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
-        properties: Properties::default(),
-        payload: Bytes::copy_from_slice(payload),
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_publisher_does_not_starve_a_well_behaved_qos1_publisher() {
@@ -53,7 +38,13 @@ async fn a_flood_publisher_does_not_starve_a_well_behaved_qos1_publisher() {
             let mut batch = BytesMut::new();
             for _ in 0..256 {
                 mq_proto::encode(
-                    &publish("flood/x", QoS::AtMostOnce, 1, &[7; 256]),
+                    &Packet::Publish(publish_packet(
+                        "flood/x",
+                        QoS::AtMostOnce,
+                        1,
+                        false,
+                        &[7; 256],
+                    )),
                     ProtocolVersion::V311,
                     &mut batch,
                 );
@@ -121,7 +112,13 @@ async fn publishes_beyond_max_memory_get_quota_exceeded_and_rss_stays_bounded() 
     for n in 0..MESSAGES {
         let id = (n % 60_000) as u16 + 1;
         flooder
-            .send(&publish("big", QoS::AtLeastOnce, id, &payload))
+            .send(&Packet::Publish(publish_packet(
+                "big",
+                QoS::AtLeastOnce,
+                id,
+                false,
+                &payload,
+            )))
             .await;
         match flooder.recv_control().await {
             Packet::PubAck(ack) if ack.reason_code == ReasonCode::Success => accepted += 1,
@@ -150,7 +147,13 @@ async fn publishes_beyond_max_memory_get_quota_exceeded_and_rss_stays_bounded() 
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         flooder
-            .send(&publish("big", QoS::AtLeastOnce, 1, b"small"))
+            .send(&Packet::Publish(publish_packet(
+                "big",
+                QoS::AtLeastOnce,
+                1,
+                false,
+                b"small",
+            )))
             .await;
         match flooder.recv_control().await {
             Packet::PubAck(ack) if ack.reason_code == ReasonCode::Success => break,
@@ -182,7 +185,13 @@ async fn over_max_memory_mqtt3_drops_qos0_and_closes_on_qos1_without_acknowledgi
             "{acknowledged} messages acknowledged past the limit"
         );
         flooder
-            .send(&publish("big", QoS::AtLeastOnce, 9, &payload))
+            .send(&Packet::Publish(publish_packet(
+                "big",
+                QoS::AtLeastOnce,
+                9,
+                false,
+                &payload,
+            )))
             .await;
         match flooder.next(PATIENCE).await {
             Next::Packet(Packet::PubAck(ack)) => {
@@ -198,7 +207,13 @@ async fn over_max_memory_mqtt3_drops_qos0_and_closes_on_qos1_without_acknowledgi
     // QoS 0 over the limit is dropped: the connection stays.
     let mut light = Raw::connect_v311(broker.addr(), "light").await;
     light
-        .send(&publish("big", QoS::AtMostOnce, 1, &payload))
+        .send(&Packet::Publish(publish_packet(
+            "big",
+            QoS::AtMostOnce,
+            1,
+            false,
+            &payload,
+        )))
         .await;
     light.ping().await;
 }

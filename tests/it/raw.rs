@@ -62,6 +62,20 @@ pub fn pid(n: u16) -> PacketId {
     PacketId::new(n).expect("packet ids in tests are not 0")
 }
 
+/// A PUBLISH of `payload` to `topic`, without properties; it carries packet id `id` when
+/// `qos` needs one.
+pub fn publish_packet(topic: &str, qos: QoS, id: u16, retain: bool, payload: &[u8]) -> Publish {
+    Publish {
+        dup: false,
+        qos,
+        retain,
+        topic: topic.into(),
+        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
+        properties: Properties::default(),
+        payload: Bytes::copy_from_slice(payload),
+    }
+}
+
 impl Raw {
     /// A TCP connection that has sent nothing yet; the codec speaks 3.1.1.
     pub async fn tcp(addr: SocketAddr) -> Raw {
@@ -267,17 +281,9 @@ impl Raw {
 
     /// Publishes and completes the QoS flow as the sender (PUBACK, or PUBREC/PUBREL/PUBCOMP).
     pub async fn publish(&mut self, topic: &str, qos: QoS, retain: bool, payload: &[u8]) {
-        let packet_id = (qos != QoS::AtMostOnce).then(|| pid(100));
-        self.send(&Packet::Publish(Publish {
-            dup: false,
-            qos,
-            retain,
-            topic: topic.into(),
-            packet_id,
-            properties: Properties::default(),
-            payload: Bytes::copy_from_slice(payload),
-        }))
-        .await;
+        let packet = publish_packet(topic, qos, 100, retain, payload);
+        let packet_id = packet.packet_id;
+        self.send(&Packet::Publish(packet)).await;
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => match self.recv_control().await {

@@ -10,7 +10,7 @@ use mq_proto::{
 };
 
 use crate::harness::Broker;
-use crate::raw::{connect_packet, pid, will, Next, Raw, PATIENCE};
+use crate::raw::{connect_packet, pid, publish_packet, will, Next, Raw, PATIENCE};
 
 fn v5(client_id: &str) -> Connect {
     Connect {
@@ -28,13 +28,8 @@ fn v5_with(client_id: &str, properties: Properties) -> Connect {
 
 fn publish(topic: &str, qos: QoS, id: u16, payload: &str, properties: Properties) -> Packet {
     Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: topic.into(),
-        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
         properties,
-        payload: Bytes::copy_from_slice(payload.as_bytes()),
+        ..publish_packet(topic, qos, id, false, payload.as_bytes())
     })
 }
 
