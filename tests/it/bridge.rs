@@ -217,23 +217,32 @@ async fn a_bridge_both_ways_over_mqtt_31_delivers_each_message_once() {
     .await;
 }
 
+/// The receiving client on the remote: a persistent session, so Mosquitto queues for it
+/// while it is away.
+fn keeper(port: u16) -> MqttOptions {
+    let mut options = MqttOptions::new("keeper", "127.0.0.1", port);
+    options.set_clean_session(false);
+    options
+}
+
+/// A Mosquitto that keeps sessions across its restart, where `keeper` subscribed to
+/// `orders/#` and left.
+async fn remote_keeping_orders() -> Remote {
+    let remote =
+        pubsub::mosquitto_with("persistence true\npersistence_location {dir}/\n", None, &[]);
+    let (mut far, _) = Mqtt::connect_with(keeper(remote.port)).await;
+    far.subscribe("orders/#", QoS::AtLeastOnce).await;
+    drop(far);
+    remote
+}
+
 #[tokio::test]
 async fn qos1_messages_published_while_the_remote_is_down_arrive_after_it_returns() {
     let test = "qos1_messages_published_while_the_remote_is_down_arrive_after_it_returns";
     if !pubsub::have_mosquitto(test) {
         return;
     }
-    // Mosquitto keeps the receiving client's session across its restart.
-    let mut remote =
-        pubsub::mosquitto_with("persistence true\npersistence_location {dir}/\n", None, &[]);
-    let keeper = |port| {
-        let mut options = MqttOptions::new("keeper", "127.0.0.1", port);
-        options.set_clean_session(false);
-        options
-    };
-    let (mut far, _) = Mqtt::connect_with(keeper(remote.port)).await;
-    far.subscribe("orders/#", QoS::AtLeastOnce).await;
-    drop(far);
+    let mut remote = remote_keeping_orders().await;
     let (broker, _conf) = bridged(&remote, "topic orders/# out 1");
     let mut watcher = wait_until_linked(&broker).await;
 
@@ -370,16 +379,7 @@ async fn a_clean_session_bridge_drops_what_was_published_while_the_remote_was_aw
     if !pubsub::have_mosquitto(test) {
         return;
     }
-    let mut remote =
-        pubsub::mosquitto_with("persistence true\npersistence_location {dir}/\n", None, &[]);
-    let keeper = |port| {
-        let mut options = MqttOptions::new("keeper", "127.0.0.1", port);
-        options.set_clean_session(false);
-        options
-    };
-    let (mut far, _) = Mqtt::connect_with(keeper(remote.port)).await;
-    far.subscribe("orders/#", QoS::AtLeastOnce).await;
-    drop(far);
+    let mut remote = remote_keeping_orders().await;
     let (broker, _conf) = bridged(&remote, "cleansession true\ntopic orders/# out 1");
     let mut watcher = wait_until_linked(&broker).await;
 
