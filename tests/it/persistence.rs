@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mq_proto::{Bytes, Packet, Properties, PubResponse, Publish, QoS};
 
 use crate::harness::Broker;
-use crate::raw::{connect_packet, pid, Next, Raw};
+use crate::raw::{connect_packet, pid, publish_packet, Next, Raw};
 
 /// Change it to explore other kill points; a failure prints the seed it ran with.
 const SEED: u64 = 0x6d71_7065_7273;
@@ -346,15 +346,13 @@ async fn million_queued_messages_memory() {
         id = id % 60_000 + 1;
         let topic = format!("m/{}", n % SESSIONS);
         publisher
-            .send(&Packet::Publish(Publish {
-                dup: false,
-                qos: QoS::AtLeastOnce,
-                retain: false,
-                topic: topic.as_str().into(),
-                packet_id: Some(pid(id)),
-                properties: Properties::default(),
-                payload: Bytes::copy_from_slice(&body),
-            }))
+            .send(&Packet::Publish(publish_packet(
+                &topic,
+                QoS::AtLeastOnce,
+                id,
+                false,
+                &body,
+            )))
             .await;
         waiting += 1;
         while waiting >= 500 {
@@ -464,14 +462,10 @@ async fn durable_qos1_load(addr: std::net::SocketAddr) -> String {
             while started.elapsed() < RUN {
                 while waiting < WINDOW {
                     id = id % 60_000 + 1;
+                    // The shared body, not a copy per message: this loop is timed.
                     raw.send(&Packet::Publish(Publish {
-                        dup: false,
-                        qos: QoS::AtLeastOnce,
-                        retain: false,
-                        topic: topic.as_str().into(),
-                        packet_id: Some(pid(id)),
-                        properties: Properties::default(),
                         payload: body.clone(),
+                        ..publish_packet(&topic, QoS::AtLeastOnce, id, false, &[])
                     }))
                     .await;
                     sent_at.push_back(Instant::now());
