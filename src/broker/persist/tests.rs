@@ -235,6 +235,25 @@ fn restart_brings_back_queue_inflight_inbound_qos2_and_retained() {
     assert_eq!(retained, ["kept"]);
 }
 
+/// Ten persistent sessions subscribed to `t` and gone, then one QoS 1 message to `t`.
+fn one_message_for_ten_absent_sessions(state: &mut BrokerState, now: Instant) {
+    for i in 0..10 {
+        let client = format!("sub{i}");
+        connect(state, &client, u32::MAX, now);
+        subscribe(state, &client, "t", QoS::AtLeastOnce, now);
+        state
+            .disconnected(&client, 1, Departure::Graceful, now)
+            .notify();
+    }
+    connect(state, "pub", 0, now);
+    client_publish(
+        state,
+        "pub",
+        publish("t", "x", QoS::AtLeastOnce, Some(1), false),
+        now,
+    );
+}
+
 #[test]
 fn a_message_for_many_sessions_is_stored_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -242,21 +261,7 @@ fn a_message_for_many_sessions_is_stored_once() {
     let (mut store, _) = Store::open(dir.path()).unwrap();
     let journal = Journal::enabled();
     let mut state = new_state(&journal);
-    for i in 0..10 {
-        let client = format!("sub{i}");
-        connect(&mut state, &client, u32::MAX, now);
-        subscribe(&mut state, &client, "t", QoS::AtLeastOnce, now);
-        state
-            .disconnected(&client, 1, Departure::Graceful, now)
-            .notify();
-    }
-    connect(&mut state, "pub", 0, now);
-    client_publish(
-        &mut state,
-        "pub",
-        publish("t", "x", QoS::AtLeastOnce, Some(1), false),
-        now,
-    );
+    one_message_for_ten_absent_sessions(&mut state, now);
     commit(&mut store, &journal);
     drop(store);
     let summary = inspect(dir.path()).unwrap();
@@ -285,21 +290,7 @@ fn what_only_the_write_ahead_log_holds_is_back_after_a_restart_with_each_payload
     let (store, _) = Store::open(dir.path()).unwrap();
     let journal = Journal::enabled();
     let mut state = new_state(&journal);
-    for i in 0..10 {
-        let client = format!("sub{i}");
-        connect(&mut state, &client, u32::MAX, now);
-        subscribe(&mut state, &client, "t", QoS::AtLeastOnce, now);
-        state
-            .disconnected(&client, 1, Departure::Graceful, now)
-            .notify();
-    }
-    connect(&mut state, "pub", 0, now);
-    client_publish(
-        &mut state,
-        "pub",
-        publish("t", "x", QoS::AtLeastOnce, Some(1), false),
-        now,
-    );
+    one_message_for_ten_absent_sessions(&mut state, now);
     log_only(dir.path(), &store, &journal);
     drop(store);
 
