@@ -12,8 +12,9 @@ use std::num::NonZeroU16;
 use std::path::Path;
 
 use mq::broker::auth::password_file::{HashScheme, PasswordHash};
+use mq::broker::persist::record::samples::{message, will};
 use mq::broker::persist::record::*;
-use mq_proto::{ByteString, Bytes, Properties, QoS, RetainHandling, SubscriptionOptions, Will};
+use mq_proto::{QoS, RetainHandling, SubscriptionOptions};
 
 /// Seeds are small: hashes with few iterations keep the fuzzer fast.
 fn password_files() -> Result<Vec<(&'static str, String)>, Box<dyn std::error::Error>> {
@@ -90,40 +91,6 @@ remote_clientid edge-1
 
 fn id(value: u16) -> NonZeroU16 {
     NonZeroU16::new(value).unwrap_or(NonZeroU16::MIN)
-}
-
-fn will() -> Will {
-    Will {
-        topic: ByteString::from_static("clients/c1/status"),
-        payload: Bytes::from_static(b"gone"),
-        qos: QoS::AtLeastOnce,
-        retain: true,
-        properties: Properties {
-            will_delay_interval: Some(30),
-            content_type: Some("text/plain".into()),
-            user_properties: vec![("k".into(), "v".into())],
-            ..Properties::default()
-        },
-    }
-}
-
-fn message() -> MessageRecord {
-    MessageRecord {
-        topic: ByteString::from_static("sensors/1"),
-        payload: Bytes::from_static(&[0, 1, 2, 255]),
-        qos: QoS::ExactlyOnce,
-        retain: true,
-        properties: Properties {
-            payload_format_indicator: Some(0),
-            message_expiry_interval: Some(3600),
-            response_topic: Some("replies".into()),
-            correlation_data: Some(Bytes::from_static(b"\x00id")),
-            user_properties: vec![("a".into(), "b".into())],
-            ..Properties::default()
-        },
-        origin: Some("publisher".into()),
-        received_at_ms: 1_700_000_000_123,
-    }
 }
 
 fn delivery(state: DeliveryState) -> DeliveryRecord {

@@ -663,12 +663,12 @@ pub fn delivery_message_id(bytes: &[u8]) -> Result<u64, RecordError> {
     i.u64()
 }
 
-#[cfg(test)]
-mod tests {
+/// A will and a message that use every field: round-trip tests and the fuzz targets' seeds
+/// start from them.
+pub mod samples {
     use super::*;
-    use proptest::prelude::*;
 
-    fn will() -> Will {
+    pub fn will() -> Will {
         Will {
             topic: ByteString::from_static("clients/c1/status"),
             payload: Bytes::from_static(b"gone"),
@@ -683,23 +683,31 @@ mod tests {
         }
     }
 
-    fn message() -> MessageRecord {
+    pub fn message() -> MessageRecord {
         MessageRecord {
             topic: ByteString::from_static("sensors/1"),
             payload: Bytes::from_static(&[0, 1, 2, 255]),
             qos: QoS::ExactlyOnce,
-            retain: false,
+            retain: true,
             properties: Properties {
                 payload_format_indicator: Some(0),
                 message_expiry_interval: Some(3600),
                 response_topic: Some("replies".into()),
                 correlation_data: Some(Bytes::from_static(b"\x00id")),
+                user_properties: vec![("a".into(), "b".into())],
                 ..Properties::default()
             },
             origin: Some("publisher".into()),
             received_at_ms: 1_700_000_000_123,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::samples::{message, will};
+    use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn session_record_round_trips_with_will_and_pending_will() {
