@@ -22,6 +22,14 @@ fn mistake(args: &[&str], redact: &[(&str, &str)]) -> String {
     shown
 }
 
+/// `mistake` for `mq pub OPTIONS -t t -m m`, the command most mistakes are made with.
+fn publish_mistake(options: &[&str], redact: &[(&str, &str)]) -> String {
+    let mut args = vec!["pub"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["-t", "t", "-m", "m"]);
+    mistake(&args, redact)
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -38,7 +46,7 @@ fn mistakes_made_before_any_broker_answers() {
     let redact = [(port.as_str(), "[PORT]")];
     insta::assert_snapshot!(
         "no_broker_listening",
-        mistake(&["pub", "-p", &port, "-t", "t", "-m", "m"], &redact)
+        publish_mistake(&["-p", &port], &redact)
     );
     insta::assert_snapshot!(
         "invalid_topic_filter",
@@ -105,10 +113,7 @@ fn a_wrong_password_and_a_missing_one_say_which_flags_give_them() {
             &redact
         )
     );
-    insta::assert_snapshot!(
-        "no_user_name",
-        mistake(&["pub", "-p", &port, "-t", "t", "-m", "m"], &redact)
-    );
+    insta::assert_snapshot!("no_user_name", publish_mistake(&["-p", &port], &redact));
 }
 
 #[test]
@@ -130,41 +135,15 @@ fn tls_mistakes_name_the_cause_and_the_fix() {
     ];
     insta::assert_snapshot!(
         "tls_unknown_ca",
-        mistake(
-            &[
-                "pub",
-                "-p",
-                &tls,
-                "--cafile",
-                path(&other_ca),
-                "-t",
-                "t",
-                "-m",
-                "m"
-            ],
-            &redact
-        )
+        publish_mistake(&["-p", &tls, "--cafile", path(&other_ca)], &redact)
     );
     insta::assert_snapshot!(
         "tls_to_a_plain_port",
-        mistake(
-            &[
-                "pub",
-                "-p",
-                &plain,
-                "--cafile",
-                path(&ca),
-                "-t",
-                "t",
-                "-m",
-                "m"
-            ],
-            &redact
-        )
+        publish_mistake(&["-p", &plain, "--cafile", path(&ca)], &redact)
     );
     insta::assert_snapshot!(
         "plain_mqtt_to_a_tls_port",
-        mistake(&["pub", "-p", &tls, "-t", "t", "-m", "m"], &redact)
+        publish_mistake(&["-p", &tls], &redact)
     );
 }
 
@@ -192,20 +171,8 @@ fn a_certificate_for_another_host_lists_the_names_it_has() {
     let ca = dir.path().join("ca.crt");
     insta::assert_snapshot!(
         "tls_host_name_mismatch",
-        mistake(
-            &[
-                "pub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &tls,
-                "--cafile",
-                path(&ca),
-                "-t",
-                "t",
-                "-m",
-                "m"
-            ],
+        publish_mistake(
+            &["-h", "127.0.0.1", "-p", &tls, "--cafile", path(&ca)],
             &[(tls.as_str(), "[TLS-PORT]"), (d, "[CERTS]")]
         )
     );
