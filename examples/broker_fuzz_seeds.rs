@@ -12,9 +12,9 @@ use std::num::NonZeroU16;
 use std::path::Path;
 
 use mq::broker::auth::password_file::{HashScheme, PasswordHash};
-use mq::broker::persist::record::samples::{message, will};
+use mq::broker::persist::record::samples::{message, subscription, will};
 use mq::broker::persist::record::*;
-use mq_proto::{QoS, RetainHandling, SubscriptionOptions};
+use mq_proto::QoS;
 
 /// Seeds are small: hashes with few iterations keep the fuzzer fast.
 fn password_files() -> Result<Vec<(&'static str, String)>, Box<dyn std::error::Error>> {
@@ -124,18 +124,7 @@ fn records() -> Vec<(String, Vec<u8>)> {
                 pending_will: Some((will(), 1_700_000_030_000)),
             }),
         ),
-        (
-            "subscription".into(),
-            encode_subscription(&SubscriptionRecord {
-                options: SubscriptionOptions {
-                    qos: QoS::ExactlyOnce,
-                    no_local: true,
-                    retain_as_published: true,
-                    retain_handling: RetainHandling::DoNotSend,
-                },
-                identifier: Some(7),
-            }),
-        ),
+        ("subscription".into(), encode_subscription(&subscription())),
         ("message".into(), encode_message(&message())),
     ];
     let states = [

@@ -663,8 +663,8 @@ pub fn delivery_message_id(bytes: &[u8]) -> Result<u64, RecordError> {
     i.u64()
 }
 
-/// A will and a message that use every field: round-trip tests and the fuzz targets' seeds
-/// start from them.
+/// A will, a message and a subscription that use every field: round-trip tests and the
+/// fuzz targets' seeds start from them.
 pub mod samples {
     use super::*;
 
@@ -680,6 +680,18 @@ pub mod samples {
                 user_properties: vec![("k".into(), "v".into())],
                 ..Properties::default()
             },
+        }
+    }
+
+    pub fn subscription() -> SubscriptionRecord {
+        SubscriptionRecord {
+            options: SubscriptionOptions {
+                qos: QoS::ExactlyOnce,
+                no_local: true,
+                retain_as_published: true,
+                retain_handling: RetainHandling::DoNotSend,
+            },
+            identifier: Some(7),
         }
     }
 
@@ -705,7 +717,7 @@ pub mod samples {
 
 #[cfg(test)]
 mod tests {
-    use super::samples::{message, will};
+    use super::samples::{message, subscription, will};
     use super::*;
     use proptest::prelude::*;
 
@@ -758,15 +770,7 @@ mod tests {
 
     #[test]
     fn subscription_record_round_trips() {
-        let record = SubscriptionRecord {
-            options: SubscriptionOptions {
-                qos: QoS::ExactlyOnce,
-                no_local: true,
-                retain_as_published: true,
-                retain_handling: RetainHandling::DoNotSend,
-            },
-            identifier: Some(7),
-        };
+        let record = subscription();
         assert_eq!(
             decode_subscription(&encode_subscription(&record)),
             Ok(record)
