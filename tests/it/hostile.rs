@@ -457,32 +457,16 @@ async fn two_thousand_half_open_connections_stay_cheap_and_a_good_client_is_serv
         .await;
 }
 
-/// The Variable Byte Integer of `n`, as a Remaining Length is written.
-fn remaining_length(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let mut byte = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if n == 0 {
-            return out;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_remaining_lengths_announced_without_a_body_reserve_no_memory() {
     const CONNECTIONS: usize = 300;
     // Just under the default --max-packet-size (1 MiB), so the size check lets it through.
-    const ANNOUNCED: usize = 1_048_000;
+    const ANNOUNCED: u32 = 1_048_000;
     let broker = Broker::start();
     let before = broker.memory_kb("VmRSS");
-    let mut header = vec![0x30];
-    header.extend(remaining_length(ANNOUNCED));
-    header.extend([0x00, 0x01, b't', b'x', b'y']);
+    let mut header = BytesMut::from(&[0x30][..]);
+    mq_proto::put_varint(&mut header, ANNOUNCED);
+    header.extend_from_slice(&[0x00, 0x01, b't', b'x', b'y']);
     let mut announcers = Vec::with_capacity(CONNECTIONS);
     for n in 0..CONNECTIONS {
         let mut raw = Raw::connect_v311(broker.addr(), &format!("announcer-{n}")).await;
@@ -497,7 +481,7 @@ async fn huge_remaining_lengths_announced_without_a_body_reserve_no_memory() {
         "{CONNECTIONS} connections announcing {ANNOUNCED} bytes each: VmRSS {before} -> {after} kB"
     );
     // Reserving what was announced would be 300 MB; the read buffers grow with what arrives.
-    let bound = (CONNECTIONS * ANNOUNCED / 8 / 1024) as u64;
+    let bound = CONNECTIONS as u64 * u64::from(ANNOUNCED) / 8 / 1024;
     assert!(growth < bound, "VmRSS grew {growth} kB (bound {bound} kB)");
     drop(announcers);
     bystander.ping().await;

@@ -28,7 +28,7 @@ pub use properties::{Properties, PropertyContext};
 pub use reason::ReasonCode;
 pub use topic::TopicFilterError;
 pub use types::{PacketId, ProtocolVersion, QoS};
-pub use wire::{parse_varint, VARINT_MAX};
+pub use wire::{parse_varint, put_varint, VARINT_MAX};
 
 pub use bytes::{Bytes, BytesMut};
 pub use bytestring::ByteString;

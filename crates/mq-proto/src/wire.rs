@@ -144,7 +144,9 @@ pub(crate) fn varint_len(value: u32) -> usize {
     }
 }
 
-pub(crate) fn put_varint(out: &mut BytesMut, mut value: u32) {
+/// Writes `value` as a Variable Byte Integer (MQTT 5 section 1.5.5), as a Remaining Length
+/// is written; `value` is at most [`VARINT_MAX`].
+pub fn put_varint(out: &mut BytesMut, mut value: u32) {
     debug_assert!(value <= VARINT_MAX);
     loop {
         let mut byte = (value % 128) as u8;
