@@ -1,17 +1,23 @@
 //! One task per network connection: it alone reads and writes its socket. It decodes
 //! packets with the strict codec, applies them to the shared state under the lock, and
 //! writes what the state hands back. Nothing here awaits while holding the lock.
+//!
+//! A connection lives in three phases, and only the middle one lasts: CONNECT (reading
+//! it, authentication, CONNACK), the session, and the goodbye. The first and last run as
+//! boxed futures of their own, so an idle connection's task carries room for neither, and
+//! the session phase is one hand-written poll: it waits on its socket, its signals and its
+//! keep-alive timer without a waiter future for each (see `poll_event`).
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, trace, warn};
 
@@ -36,6 +42,10 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// What an empty read buffer grows to when bytes arrive.
 const READ_START: usize = 4 * 1024;
+/// An idle connection gives back a write buffer larger than this.
+const WRITE_KEEP: usize = 4 * 1024;
+/// The packet type in the first byte of a PUBLISH (its high four bits).
+const PUBLISH_TYPE: u8 = 3;
 /// After the broker ends a connection it keeps reading (and discarding) this long, so the
 /// peer can still read the final CONNACK or DISCONNECT instead of getting a reset.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
@@ -79,21 +89,21 @@ impl Close {
     }
 }
 
+/// Resolves true once the store has committed what the first held packet waits for; false
+/// if the writer has stopped.
+type CommitWait = Pin<Box<dyn Future<Output = bool> + Send>>;
+
 struct Connection<S> {
     shared: Arc<Shared>,
     stream: S,
-    peer: SocketAddr,
     connection_id: u64,
     codec: Codec,
     read_buf: BytesMut,
     write_buf: BytesMut,
-    aliases: TopicAliases,
-    /// The user name the client's TLS certificate gives (`use_identity_as_username`,
-    /// `use_subject_as_username`); it replaces the one in CONNECT.
-    identity: Option<String>,
-    /// Packets waiting for the store to commit the changes they acknowledge, each with its
-    /// journal ticket, in the order they are to be sent.
-    held: VecDeque<(u64, Packet)>,
+    /// Only for clients that use Topic Aliases (MQTT 5), so the rest carry no room for them.
+    aliases: Option<Box<TopicAliases>>,
+    /// With `--persistence sync` only, so other connections carry no room for it.
+    held: Option<Box<Held>>,
     /// PUBACKs and PUBCOMPs read but not yet applied: they answer nothing, so the ones
     /// of one read are applied under one lock, before any other packet is handled.
     acks: Vec<(PacketId, Awaiting)>,
@@ -101,10 +111,61 @@ struct Connection<S> {
     tally: Tally,
 }
 
+/// Packets waiting for the store to commit the changes they acknowledge.
+#[derive(Default)]
+struct Held {
+    /// Each with its journal ticket, in the order they are to be sent.
+    packets: VecDeque<(u64, Packet)>,
+    /// While packets are held: the wait for the store to commit the first one.
+    commit_wait: Option<CommitWait>,
+}
+
+impl Held {
+    /// The first packet, once the store has committed what it waits for.
+    fn pop_committed(&mut self, committed: u64) -> Option<Packet> {
+        match self.packets.front() {
+            Some((ticket, _)) if *ticket <= committed => self.packets.pop_front().map(|(_, p)| p),
+            _ => None,
+        }
+    }
+}
+
 impl<S> Drop for Connection<S> {
     fn drop(&mut self) {
         self.tally.flush_into(&self.shared.stats);
     }
+}
+
+/// What the session phase keeps of CONNECT and of the handshake.
+struct Established {
+    client_id: Arc<str>,
+    signals: Arc<ConnectionSignals>,
+    protocol: ProtocolVersion,
+    keep_alive: u16,
+    /// A Session Expiry Interval of 0 at CONNECT may not be raised at DISCONNECT [MQTT-3.14.2-2].
+    expiry_was_zero: bool,
+}
+
+impl Established {
+    /// [MQTT-3.1.2-24] one and a half times the Keep Alive without a packet ends the
+    /// connection: the broker's tick kicks it (`BrokerState::tick`).
+    fn keep_alive_from(&self, now: std::time::Instant) {
+        if self.keep_alive > 0 {
+            let grace = Duration::from_millis(u64::from(self.keep_alive) * 1500);
+            self.signals.set_keep_alive_deadline(now + grace);
+        }
+    }
+}
+
+/// What woke the session loop.
+enum Event {
+    /// Bytes arrived in the read buffer.
+    Read,
+    /// The session has something to send, or a full batch left more behind.
+    Deliveries,
+    /// The store committed what the first held packet waits for.
+    Committed,
+    Closed(Close),
 }
 
 /// Topic Aliases live as long as one network connection (MQTT 5 section 3.3.2.3.4).
@@ -138,76 +199,121 @@ impl TopicAliases {
 /// How a transport waits for bytes without a buffer to put them in, so an idle
 /// connection holds no read buffer.
 pub(crate) trait WaitReadable {
-    /// Resolves once a read would find bytes (or the end of the stream). A transport that
-    /// cannot tell resolves at once, and its connection keeps its buffer while idle.
-    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// Ready once a read would find bytes (or the end of the stream); registers the task
+    /// otherwise. A transport that cannot tell is always ready, and its connection keeps
+    /// its buffer while idle.
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>>;
 }
 
 impl WaitReadable for tokio::net::TcpStream {
-    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
-        tokio::net::TcpStream::readable(self)
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        tokio::net::TcpStream::poll_read_ready(self, cx)
     }
 }
 
 /// TLS may hold decrypted bytes the socket no longer shows.
-impl<S: Send> WaitReadable for tokio_rustls::server::TlsStream<S> {
-    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
-        std::future::ready(Ok(()))
+impl<S> WaitReadable for tokio_rustls::server::TlsStream<S> {
+    fn poll_read_ready(&self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
 /// A WebSocket message may hold bytes the socket no longer shows.
 impl<S> WaitReadable for crate::net::ws::WsStream<S> {
-    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
-        std::future::ready(Ok(()))
+    fn poll_read_ready(&self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
+/// What only the CONNECT phase needs.
+struct Arrival {
+    peer: SocketAddr,
+    /// The user name the client's TLS certificate gives (`use_identity_as_username`,
+    /// `use_subject_as_username`); it replaces the one in CONNECT.
+    identity: Option<String>,
+    /// The broker's shutdown; once the session runs, shutdown comes as a kick instead.
+    shutdown: CancellationToken,
+}
+
 /// Serves one accepted connection until it closes.
-pub(crate) async fn serve<S>(
+///
+/// Not an `async fn`: the arguments of one would stay in its future for the connection's
+/// whole life. Here what the CONNECT phase alone needs goes into a box that phase frees.
+pub(crate) fn serve<S>(
     stream: S,
     peer: SocketAddr,
     identity: Option<String>,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
-) where
-    S: AsyncRead + AsyncWrite + WaitReadable + Unpin,
+) -> impl Future<Output = ()> + Send
+where
+    S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send,
 {
     let connection_id = shared.next_connection_id();
     let max_packet_size = shared.config.max_packet_size;
-    let mut connection = Connection {
+    let connection = Connection {
         shared,
         stream,
-        peer,
         connection_id,
         codec: Codec::server(max_packet_size),
         read_buf: BytesMut::new(),
         write_buf: BytesMut::new(),
-        aliases: TopicAliases::default(),
-        identity,
-        held: VecDeque::new(),
+        aliases: None,
+        held: None,
         acks: Vec::new(),
         tally: Tally::default(),
     };
-    let connect_timeout = connection.shared.config.connect_timeout;
-    let connect = tokio::select! {
-        _ = shutdown.cancelled() => return,
-        result = tokio::time::timeout(connect_timeout, connection.read_connect()) => match result {
-            Ok(Ok(connect)) => connect,
-            Ok(Err(close)) => {
-                debug!(%peer, ?close, "connection closed before CONNECT completed");
-                return connection.refuse_connect(close).await;
-            }
-            Err(_) => {
-                debug!(%peer, "no CONNECT within {connect_timeout:?}; closing");
-                return;
-            }
-        },
-    };
-    connection.run_session(*connect, shutdown).await;
+    let arrival = Box::new(Arrival {
+        peer,
+        identity,
+        shutdown,
+    });
+    // An `async` block, not an `async fn` taking the connection: that would keep a second
+    // copy of it, the argument beside the binding it is moved into.
+    let mut connection = connection;
+    async move {
+        let Some(session) = Box::pin(connection.establish(arrival)).await else {
+            return;
+        };
+        let close = connection.session_loop(&session).await;
+        Box::pin(connection.end_session(session, close)).await;
+    }
 }
 
-impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
+impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
+    /// Reads CONNECT and answers it. `None` if the connection ended instead (refused,
+    /// timed out, or the broker is shutting down); it is closed then.
+    async fn establish(&mut self, arrival: Box<Arrival>) -> Option<Established> {
+        let Arrival {
+            peer,
+            identity,
+            shutdown,
+        } = *arrival;
+        let connect_timeout = self.shared.config.connect_timeout;
+        let connect = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            result = tokio::time::timeout(connect_timeout, self.read_connect()) => match result {
+                Ok(Ok(connect)) => connect,
+                Ok(Err(close)) => {
+                    debug!(%peer, ?close, "connection closed before CONNECT completed");
+                    self.refuse_connect(peer, close).await;
+                    return None;
+                }
+                Err(_) => {
+                    debug!(%peer, "no CONNECT within {connect_timeout:?}; closing");
+                    return None;
+                }
+            },
+        };
+        let session = self.accept_connect(peer, identity, connect).await?;
+        // Shutdown reaches a running session as a kick (see `Broker::run`), which only
+        // finds connections linked before it: a later one sees the cancellation here.
+        if shutdown.is_cancelled() {
+            session.signals.kick(ReasonCode::ServerShuttingDown);
+        }
+        Some(session)
+    }
+
     /// Reads until one whole packet has arrived; the codec insists the first is CONNECT.
     async fn read_connect(&mut self) -> Result<Box<Connect>, Close> {
         match self.read_packet().await? {
@@ -227,17 +333,15 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                 Ok(None) => {}
                 Err(e) => return Err(Close::ProtocolError(e)),
             }
-            if !self.read_more().await? {
-                return Err(Close::Lost);
-            }
+            poll_fn(|cx| self.poll_read(cx)).await?;
         }
     }
-
     /// MQTT 5 enhanced authentication (section 4.12) with SCRAM-SHA-256: AUTH 0x18 with
     /// the server's first message, the client's final message back, and the server's proof
     /// for CONNACK. Runs under the connect timeout.
     async fn enhanced_auth(
         &mut self,
+        peer: SocketAddr,
         method: &str,
         connect: &Connect,
     ) -> Result<Bytes, ReasonCode> {
@@ -290,71 +394,73 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
             Ok(server_final) => Ok(Bytes::from(server_final)),
             Err(scram::ScramError::WrongProof) => {
                 let now = std::time::Instant::now();
-                self.shared
-                    .auth_failures
-                    .record_failure(self.peer.ip(), now);
+                self.shared.auth_failures.record_failure(peer.ip(), now);
                 Err(ReasonCode::BadUserNameOrPassword)
             }
             Err(_) => Err(ReasonCode::ProtocolError),
         }
     }
 
-    /// Reads what the socket has, reserving no more than the pending packet needs.
-    /// Returns false at end of stream.
-    async fn read_more(&mut self) -> Result<bool, Close> {
+    /// Reads what the socket has into the read buffer, reserving no more than the pending
+    /// packet needs; `Close::Lost` at end of stream. When nothing is half-read and nothing
+    /// has arrived, the buffer goes back: an idle connection holds none.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Close>> {
         if self.read_buf.is_empty() {
-            // Nothing half-read: if nothing has arrived either, the buffer goes back and
-            // the wait for bytes holds none.
-            let mut readable = std::pin::pin!(self.stream.readable());
-            let now = std::future::poll_fn(|cx| Poll::Ready(readable.as_mut().poll(cx))).await;
-            let result = match now {
-                Poll::Ready(result) => result,
+            match self.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    debug!("read failed: {e}");
+                    return Poll::Ready(Err(Close::Lost));
+                }
                 Poll::Pending => {
                     self.read_buf = BytesMut::new();
-                    readable.await
+                    return Poll::Pending;
                 }
-            };
-            if let Err(e) = result {
-                debug!(peer = %self.peer, "read failed: {e}");
-                return Err(Close::Lost);
             }
         }
         let needed = self.codec.bytes_needed(&self.read_buf).unwrap_or(0);
         self.read_buf.reserve(needed.clamp(READ_START, READ_CHUNK));
-        match self.stream.read_buf(&mut self.read_buf).await {
-            Ok(0) => Ok(false),
-            Ok(n) => {
-                self.tally.bytes_received += n as u64;
-                Ok(true)
+        match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.read_buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(0)) => Poll::Ready(Err(Close::Lost)),
+            Poll::Ready(Ok(n)) => {
+                self.tally.bytes_received(n);
+                Poll::Ready(Ok(()))
             }
-            Err(e) => {
-                debug!(peer = %self.peer, "read failed: {e}");
-                Err(Close::Lost)
+            Poll::Ready(Err(e)) => {
+                debug!("read failed: {e}");
+                Poll::Ready(Err(Close::Lost))
             }
         }
     }
 
-    async fn flush(&mut self) -> Result<(), Close> {
-        // Counted as handed to the socket, so the counters never wait for the next round.
-        self.tally.bytes_sent += self.write_buf.len() as u64;
-        self.tally.flush_into(&self.shared.stats);
-        if self.write_buf.is_empty() {
-            return Ok(());
+    /// Writes the write buffer out and flushes the stream (TLS and WebSocket streams hold
+    /// written bytes until flushed; TCP's flush is free).
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Close>> {
+        while self.write_buf.has_remaining() {
+            match Pin::new(&mut self.stream).poll_write(cx, &self.write_buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(Close::Lost)),
+                Poll::Ready(Ok(n)) => {
+                    self.tally.bytes_sent(n);
+                    self.write_buf.advance(n);
+                }
+                Poll::Ready(Err(e)) => {
+                    debug!("write failed: {e}");
+                    return Poll::Ready(Err(Close::Lost));
+                }
+            }
         }
-        // TLS and WebSocket streams hold written bytes until flushed; TCP's flush is free.
-        let result = match self.stream.write_all(&self.write_buf).await {
-            Ok(()) => self.stream.flush().await,
-            Err(e) => Err(e),
-        };
-        self.write_buf.clear();
-        // Give back a buffer grown by a burst rather than keep it for an idle connection.
-        if self.write_buf.capacity() > 4 * WRITE_BATCH_BYTES {
-            self.write_buf = BytesMut::new();
-        }
-        result.map_err(|e| {
-            debug!(peer = %self.peer, "write failed: {e}");
+        Pin::new(&mut self.stream).poll_flush(cx).map_err(|e| {
+            debug!("write failed: {e}");
             Close::Lost
         })
+    }
+
+    async fn flush(&mut self) -> Result<(), Close> {
+        let result = poll_fn(|cx| self.poll_write(cx)).await;
+        self.tally.flush_into(&self.shared.stats);
+        result
     }
 
     /// Sends FIN, then drains what the peer still sends until it closes or the linger
@@ -378,37 +484,67 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         self.codec.encode(packet, &mut self.write_buf);
     }
 
-    /// How far the store has committed the journal; everything, without sync persistence.
-    fn committed(&self) -> u64 {
-        self.shared
-            .committed
-            .as_ref()
-            .map_or(u64::MAX, |committed| *committed.borrow())
-    }
-
     /// Sends `packet` once the store has committed the journal up to `ticket`, and after
     /// every packet held before it: an acknowledgement never overtakes the durability of
     /// what it acknowledges, nor an earlier acknowledgement.
     fn send_after(&mut self, ticket: u64, packet: Packet) {
-        if self.held.is_empty() && ticket <= self.committed() {
+        let committed = self
+            .shared
+            .committed
+            .as_ref()
+            .map_or(u64::MAX, |c| *c.borrow());
+        if self.held_count() == 0 && ticket <= committed {
             self.send(&packet);
         } else {
-            self.held.push_back((ticket, packet));
+            let held = self.held.get_or_insert_with(Box::default);
+            held.packets.push_back((ticket, packet));
         }
     }
 
     /// Moves the held packets whose changes are now committed into the write buffer.
     fn release_held(&mut self) {
-        let committed = self.committed();
-        while self
-            .held
-            .front()
-            .is_some_and(|(ticket, _)| *ticket <= committed)
-        {
-            if let Some((_, packet)) = self.held.pop_front() {
-                self.send(&packet);
-            }
+        let committed = self
+            .shared
+            .committed
+            .as_ref()
+            .map_or(u64::MAX, |c| *c.borrow());
+        while let Some(packet) = self.held.as_mut().and_then(|h| h.pop_committed(committed)) {
+            self.send(&packet);
         }
+    }
+
+    fn held_count(&self) -> usize {
+        self.held.as_ref().map_or(0, |held| held.packets.len())
+    }
+
+    /// Ready once the store has committed what the first held packet waits for (true), or
+    /// its writer has stopped (false). Pending with nothing held.
+    fn poll_commit(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        let Some(held) = &mut self.held else {
+            return Poll::Pending;
+        };
+        let (Some(&(ticket, _)), Some(committed)) = (held.packets.front(), &self.shared.committed)
+        else {
+            return Poll::Pending;
+        };
+        let wait = held.commit_wait.get_or_insert_with(|| {
+            let mut committed = committed.clone();
+            Box::pin(async move {
+                loop {
+                    if *committed.borrow_and_update() >= ticket {
+                        return true;
+                    }
+                    if committed.changed().await.is_err() {
+                        return false;
+                    }
+                }
+            })
+        });
+        let ready = wait.as_mut().poll(cx);
+        if ready.is_ready() {
+            held.commit_wait = None;
+        }
+        ready
     }
 
     /// Runs `f` on the state under its lock and returns its result with the journal ticket
@@ -425,10 +561,10 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
     }
 
     /// A CONNECT that never became a session: answer what the spec asks, then close.
-    async fn refuse_connect(mut self, close: Close) {
+    async fn refuse_connect(&mut self, peer: SocketAddr, close: Close) {
         if let Close::ProtocolError(DecodeError::UnsupportedProtocolLevel(level)) = close {
             // [MQTT-3.1.2-2] CONNACK 0x01 in the 3.1.1 format, which every version can read.
-            info!(peer = %self.peer, "refused protocol level {level}");
+            info!(%peer, "refused protocol level {level}");
             self.send(&Packet::ConnAck(ConnAck {
                 session_present: false,
                 reason_code: ReasonCode::UnsupportedProtocolVersion,
@@ -436,14 +572,21 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
             }));
             let _ = self.flush().await;
         } else if let Close::ProtocolError(e) = &close {
-            info!(peer = %self.peer, "closing connection: {e}");
+            info!(%peer, "closing connection: {e}");
         }
         self.close_lingering().await;
     }
 
-    async fn run_session(&mut self, mut connect: Connect, shutdown: CancellationToken) {
+    /// Checks a CONNECT (keep alive, Will, authentication), links the session and queues
+    /// CONNACK; `None` if it was refused, and the connection closed.
+    async fn accept_connect(
+        &mut self,
+        peer: SocketAddr,
+        identity: Option<String>,
+        mut connect: Box<Connect>,
+    ) -> Option<Established> {
         // A name from the client's certificate replaces the user name; no password is needed.
-        let certificate = match self.identity.take() {
+        let certificate = match identity {
             Some(name) => {
                 connect.username = Some(name);
                 true
@@ -459,21 +602,21 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                 server_keep_alive = Some(max_keepalive);
                 connect.keep_alive = max_keepalive;
             } else if connect.keep_alive > max_keepalive {
-                info!(peer = %self.peer, "refused keep alive {} above max_keepalive {max_keepalive}", connect.keep_alive);
+                info!(%peer, "refused keep alive {} above max_keepalive {max_keepalive}", connect.keep_alive);
                 return self.refuse(ReasonCode::ClientIdentifierNotValid).await;
             }
         }
         // [MQTT-3.2.2-?] Retain Available 0: a Will that would be retained is refused with 0x9A.
         let retained_will = connect.will.as_ref().is_some_and(|w| w.retain);
         if retained_will && !self.shared.config.retain_available {
-            info!(peer = %self.peer, "refused a retained Will: retain_available is false");
+            info!(%peer, "refused a retained Will: retain_available is false");
             return self.refuse(ReasonCode::RetainNotSupported).await;
         }
         let mut proven = certificate;
         let mut auth_reply = None;
         if let Some(method) = connect.properties.authentication_method.clone() {
             let limit = self.shared.config.connect_timeout;
-            let outcome = tokio::time::timeout(limit, self.enhanced_auth(&method, &connect))
+            let outcome = tokio::time::timeout(limit, self.enhanced_auth(peer, &method, &connect))
                 .await
                 .unwrap_or(Err(ReasonCode::UnspecifiedError));
             match outcome {
@@ -482,15 +625,15 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                     auth_reply = Some((method, server_final));
                 }
                 Err(reason_code) => {
-                    info!(peer = %self.peer, client_id = %connect.client_id, "refused {method} authentication: {reason_code}");
+                    info!(%peer, client_id = %connect.client_id, "refused {method} authentication: {reason_code}");
                     return self.refuse(reason_code).await;
                 }
             }
         }
         // A user name proven by a TLS certificate or by SCRAM needs no password check.
-        if let Err(refusal) = auth::login::check(&self.shared, self.peer, &connect, proven).await {
+        if let Err(refusal) = auth::login::check(&self.shared, peer, &connect, proven).await {
             info!(
-                peer = %self.peer,
+                %peer,
                 client_id = %connect.client_id,
                 username = ?connect.username,
                 "refused connection: {refusal}"
@@ -505,7 +648,13 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                 .maximum_packet_size
                 .map_or(PROTOCOL_MAX_PACKET_SIZE, |size| size as usize),
         };
-        self.aliases.outbound_maximum = connect.properties.topic_alias_maximum.unwrap_or(0);
+        let outbound_aliases = connect.properties.topic_alias_maximum.unwrap_or(0);
+        if outbound_aliases > 0 {
+            self.aliases = Some(Box::new(TopicAliases {
+                outbound_maximum: outbound_aliases,
+                ..TopicAliases::default()
+            }));
+        }
         let signals = Arc::new(ConnectionSignals::default());
         let now = std::time::Instant::now();
         let (outcome, ticket) = self.locked(|state| {
@@ -532,7 +681,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                 wakes,
             ),
             ConnectOutcome::Refused(reason_code) => {
-                info!(peer = %self.peer, client_id = %connect.client_id, "refused connection: {reason_code}");
+                info!(%peer, client_id = %connect.client_id, "refused connection: {reason_code}");
                 return self.refuse(reason_code).await;
             }
         };
@@ -540,7 +689,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         Stats::add(&self.shared.stats.connections_total, 1);
         info!(
             "New client connected from {} as {} (p{}, c{}, k{}{}).",
-            self.peer,
+            peer,
             client_id,
             // Mosquitto's protocol numbers: 1 for 3.1, 2 for 3.1.1, 5 for 5.0.
             match version {
@@ -574,15 +723,25 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         for packet in resend {
             self.send_after(ticket, packet);
         }
-        let close = self
-            .session_loop(&client_id, &connect, &signals, shutdown)
-            .await;
-        self.settle_acks(&client_id);
+        Some(Established {
+            client_id,
+            signals,
+            protocol: version,
+            keep_alive: connect.keep_alive,
+            expiry_was_zero: connect.properties.session_expiry_interval.unwrap_or(0) == 0,
+        })
+    }
+
+    /// Unlinks the session (publishing the Will if the ending calls for it), says why to a
+    /// v5 client, and closes.
+    async fn end_session(&mut self, session: Established, close: Close) {
+        let client_id = &session.client_id;
+        self.settle_acks(client_id);
         // Settle the session (and the Will) before the socket closes: a client that sees the
         // close after its DISCONNECT and reconnects at once must not find the old connection
         // still linked, or the takeover would publish the Will it just discarded.
         let wakes = self.shared.state.lock().disconnected(
-            &client_id,
+            client_id,
             self.connection_id,
             close.departure(),
             std::time::Instant::now(),
@@ -590,11 +749,12 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         wakes.notify();
         if let Some(reason) = close
             .reason_code()
-            .filter(|_| version == ProtocolVersion::V5)
+            .filter(|_| session.protocol == ProtocolVersion::V5)
         {
             self.send(&Packet::Disconnect(Disconnect::new(reason)));
-            let _ = self.flush().await;
         }
+        // Bounded: a peer that stopped reading would hold the flush forever.
+        let _ = tokio::time::timeout(CLOSE_LINGER, self.flush()).await;
         self.close_lingering().await;
         match &close {
             Close::ClientDisconnect(_) => info!("Client {client_id} disconnected."),
@@ -613,8 +773,8 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         }
     }
 
-    /// CONNACK with a failure reason, then close.
-    async fn refuse(&mut self, reason_code: ReasonCode) {
+    /// CONNACK with a failure reason, then close. Returns `None`: no session.
+    async fn refuse(&mut self, reason_code: ReasonCode) -> Option<Established> {
         self.send(&Packet::ConnAck(ConnAck {
             session_present: false,
             reason_code,
@@ -622,6 +782,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         }));
         let _ = self.flush().await;
         self.close_lingering().await;
+        None
     }
 
     /// What a v5 client learns of the broker in CONNACK (ignored for 3.x by the encoder).
@@ -650,84 +811,57 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         }
     }
 
-    async fn session_loop(
-        &mut self,
-        client_id: &Arc<str>,
-        connect: &Connect,
-        signals: &ConnectionSignals,
-        shutdown: CancellationToken,
-    ) -> Close {
-        // [MQTT-3.1.2-24] one and a half times the Keep Alive without a packet ends the connection.
-        let keep_alive = (connect.keep_alive > 0)
-            .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
-        let far_future = Instant::now() + Duration::from_secs(365 * 24 * 3600);
-        let mut deadline = keep_alive.map_or(far_future, |k| Instant::now() + k);
+    async fn session_loop(&mut self, session: &Established) -> Close {
+        let client_id = &session.client_id;
+        session.keep_alive_from(std::time::Instant::now());
         let mut pull = true;
-        // Wakes this task when the store commits, while packets are held for it.
-        let mut store_progress = self.shared.committed.clone();
         loop {
             // Deliveries wait while acknowledgements are held, so they cannot pile up behind them.
-            let more = if pull && self.held.is_empty() {
+            let more = if pull && self.held_count() == 0 {
                 pull = false;
-                self.pull_deliveries(client_id, signals)
+                self.pull_deliveries(client_id, &session.signals)
             } else {
                 self.settle_acks(client_id);
                 false
             };
-            tokio::select! {
-                result = self.flush() => if let Err(close) = result {
-                    return close;
-                },
-                // A peer that stops reading must not pin this task: shutdown and takeover still end it.
-                _ = shutdown.cancelled() => return Close::Kicked(ReasonCode::ServerShuttingDown),
-                reason = signals.kicked() => return Close::Kicked(reason),
-            }
-            tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => return Close::Kicked(ReasonCode::ServerShuttingDown),
-                reason = signals.kicked() => return Close::Kicked(reason),
-                progress = committed_changed(&mut store_progress), if !self.held.is_empty() => {
-                    if !progress {
-                        // The writer stopped: the broker is shutting down or the store failed.
-                        return Close::Kicked(ReasonCode::ServerShuttingDown);
-                    }
+            // What this turn counted reaches the shared counters before the task may sleep.
+            self.tally.flush_into(&self.shared.stats);
+            let event = poll_fn(|cx| self.poll_event(cx, session, more)).await;
+            match event {
+                Event::Read => {}
+                Event::Deliveries => {
+                    pull = true;
+                    continue;
+                }
+                Event::Committed => {
                     self.release_held();
                     continue;
                 }
-                read = self.read_more(), if self.held.len() < MAX_HELD => match read {
-                    Ok(true) => {}
-                    Ok(false) => return Close::Lost,
-                    Err(close) => return close,
-                },
-                _ = sleep_until(deadline) => return Close::KeepAliveTimeout,
-                _ = signals.woken() => {
-                    pull = true;
-                    continue;
-                }
-                // More is waiting than one batch held; reads above still come first.
-                _ = std::future::ready(()), if more => {
-                    pull = true;
-                    continue;
-                }
+                Event::Closed(close) => return close,
             }
             let mut yielded = false;
+            let mut received = false;
             loop {
+                // Before routing the first PUBLISH of this read, let every other ready
+                // connection run: a SUBSCRIBE that reached the broker just before this
+                // PUBLISH on another connection then takes effect first, as in a
+                // single-threaded broker. It also keeps a flooding publisher from starving
+                // the others. Done before decoding, so the task does not hold a packet
+                // while it waits.
+                if !yielded
+                    && self
+                        .read_buf
+                        .first()
+                        .is_some_and(|b| b >> 4 == PUBLISH_TYPE)
+                {
+                    yielded = true;
+                    tokio::task::yield_now().await;
+                }
                 match self.codec.decode(&mut self.read_buf) {
                     Ok(Some(packet)) => {
                         self.tally.received(&packet);
-                        // Before routing the first PUBLISH of this read, let every other
-                        // ready connection run: a SUBSCRIBE that reached the broker just
-                        // before this PUBLISH on another connection then takes effect
-                        // first, as in a single-threaded broker. It also keeps a flooding
-                        // publisher from starving the others.
-                        if !yielded && matches!(packet, Packet::Publish(_)) {
-                            yielded = true;
-                            tokio::task::yield_now().await;
-                        }
-                        if let Some(k) = keep_alive {
-                            deadline = Instant::now() + k;
-                        }
-                        match self.handle(client_id, connect, packet) {
+                        received = true;
+                        match self.handle(session, packet) {
                             Ok(wants_pull) => pull |= wants_pull,
                             Err(close) => return close,
                         }
@@ -736,7 +870,58 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                     Err(e) => return Close::ProtocolError(e),
                 }
             }
+            if received {
+                session.keep_alive_from(std::time::Instant::now());
+            }
         }
+    }
+
+    /// What the session loop waits for, in order: a kick (takeover, shutdown, or the
+    /// keep-alive deadline passed); the write buffer going out (nothing is read while it
+    /// cannot: a peer that stops reading stops being read from); the store committing held
+    /// acknowledgements; bytes from the peer; a wake-up from the shared state; more
+    /// deliveries (`more`).
+    fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+        session: &Established,
+        more: bool,
+    ) -> Poll<Event> {
+        match session.signals.poll_kicked(cx) {
+            Poll::Ready(ReasonCode::KeepAliveTimeout) => {
+                return Poll::Ready(Event::Closed(Close::KeepAliveTimeout))
+            }
+            Poll::Ready(reason) => return Poll::Ready(Event::Closed(Close::Kicked(reason))),
+            Poll::Pending => {}
+        }
+        match self.poll_write(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(close)) => return Poll::Ready(Event::Closed(close)),
+            Poll::Pending => return Poll::Pending,
+        }
+        match self.poll_commit(cx) {
+            Poll::Ready(true) => return Poll::Ready(Event::Committed),
+            Poll::Ready(false) => {
+                // The writer stopped: the broker is shutting down or the store failed.
+                return Poll::Ready(Event::Closed(Close::Kicked(ReasonCode::ServerShuttingDown)));
+            }
+            Poll::Pending => {}
+        }
+        if self.held_count() < MAX_HELD {
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Event::Read),
+                Poll::Ready(Err(close)) => return Poll::Ready(Event::Closed(close)),
+                Poll::Pending => {}
+            }
+        }
+        if more || session.signals.take_woken() {
+            return Poll::Ready(Event::Deliveries);
+        }
+        // Idle: a write buffer grown by a burst goes back.
+        if self.write_buf.capacity() > WRITE_KEEP {
+            self.write_buf = BytesMut::new();
+        }
+        Poll::Pending
     }
 
     /// Moves what the session may send now into the write buffer; true if a full batch
@@ -769,19 +954,17 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         // A QoS 1/2 PUBLISH goes out once its Packet Identifier is committed, so a restart
         // resends it with the same identifier and DUP rather than as a new message.
         for mut publish in batch {
-            self.aliases.apply_outbound(&mut publish);
+            if let Some(aliases) = &mut self.aliases {
+                aliases.apply_outbound(&mut publish);
+            }
             self.send_after(ticket, Packet::Publish(publish));
         }
         self.write_buf.len() >= WRITE_BATCH_BYTES
     }
 
     /// Applies one packet; returns whether the session may now have more to send.
-    fn handle(
-        &mut self,
-        client_id: &Arc<str>,
-        connect: &Connect,
-        packet: Packet,
-    ) -> Result<bool, Close> {
+    fn handle(&mut self, session: &Established, packet: Packet) -> Result<bool, Close> {
+        let client_id = &session.client_id;
         trace!(client_id = %client_id, "received {}", packet.name());
         if !matches!(packet, Packet::PubAck(_) | Packet::PubComp(_)) {
             self.settle_acks(client_id);
@@ -817,7 +1000,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                 if size_limit > 0 && publish.payload.len() > size_limit {
                     return Ok(self.drop_too_large(client_id, &publish));
                 }
-                let receive_maximum = (connect.protocol == ProtocolVersion::V5)
+                let receive_maximum = (session.protocol == ProtocolVersion::V5)
                     .then_some(self.shared.config.session_limits.max_inflight);
                 let (result, ticket) = self.locked(|state| {
                     state.client_publish(client_id, &publish, receive_maximum, now)
@@ -858,7 +1041,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
                 let no_local_shared = subscribe.filters.iter().any(|(filter, options)| {
                     options.no_local && SharedFilter::parse(filter).is_some()
                 });
-                if no_local_shared && connect.protocol == ProtocolVersion::V5 {
+                if no_local_shared && session.protocol == ProtocolVersion::V5 {
                     return Err(Close::Refused(
                         ReasonCode::ProtocolError,
                         "No Local on a shared subscription [MQTT-3.8.3-4]",
@@ -891,8 +1074,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
             }
             Packet::Disconnect(disconnect) => {
                 if let Some(interval) = disconnect.properties.session_expiry_interval {
-                    let was_zero = connect.properties.session_expiry_interval.unwrap_or(0) == 0;
-                    if was_zero && interval != 0 {
+                    if session.expiry_was_zero && interval != 0 {
                         // [MQTT-3.14.2-2]
                         return Err(Close::Refused(
                             ReasonCode::ProtocolError,
@@ -941,7 +1123,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
             ));
         }
         if publish.topic.is_empty() {
-            match self.aliases.inbound.get(&alias) {
+            match self.aliases.as_ref().and_then(|a| a.inbound.get(&alias)) {
                 Some(topic) => publish.topic = topic.clone(),
                 None => {
                     return Err(Close::Refused(
@@ -953,7 +1135,10 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin> Connection<S> {
         } else {
             // Copy: the map outlives the receive buffer the topic points into.
             let topic = ByteString::from(&*publish.topic);
-            self.aliases.inbound.insert(alias, topic);
+            self.aliases
+                .get_or_insert_with(Box::default)
+                .inbound
+                .insert(alias, topic);
         }
         Ok(())
     }
@@ -1037,14 +1222,5 @@ fn apply_acks(state: &mut BrokerState, client_id: &str, acks: &mut Vec<(PacketId
         if !known {
             debug!("{client_id}: {awaiting:?} answered by unknown packet id {id}");
         }
-    }
-}
-
-/// Waits for the store to commit more of the journal; false if the writer has stopped.
-/// Without sync persistence nothing is ever held, so this is never polled.
-async fn committed_changed(committed: &mut Option<tokio::sync::watch::Receiver<u64>>) -> bool {
-    match committed {
-        Some(committed) => committed.changed().await.is_ok(),
-        None => std::future::pending().await,
     }
 }

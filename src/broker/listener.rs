@@ -6,10 +6,12 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -130,18 +132,19 @@ where
     }
 }
 
-/// Everything one accepted TCP connection goes through, in its own task.
+/// Everything one accepted TCP connection goes through, as the future of its own task.
 ///
-/// A task's future is as large as the largest state it can be in: were the TLS and
-/// WebSocket arms inline, every idle TCP connection would carry room for their state.
-/// Each of them is a boxed future of its own instead.
-pub(crate) async fn serve_connection(
+/// A task's future is as large as the largest state it can be in, and an `async fn` keeps
+/// its arguments for its whole life: were the TLS and WebSocket arms inline, every idle
+/// TCP connection would carry room for their state. Plain MQTT over TCP is the connection's
+/// own future; each of the others is a boxed future of its own.
+pub(crate) fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     transport: Transport,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
-) {
+) -> impl Future<Output = ()> + Send {
     // Mosquitto's wording, which log parsers look for; the port is looked up only when logged.
     info!(
         "New connection from {peer} on port {}.",
@@ -149,57 +152,50 @@ pub(crate) async fn serve_connection(
     );
     let limit = shared.config.connect_timeout;
     let ws_limit = ws_message_limit(shared.config.max_packet_size);
-    match transport {
-        Transport::Tcp => connection::serve(stream, peer, None, shared, shutdown).await,
-        Transport::Tls { tls, identity } => {
-            Box::pin(async move {
-                let accept = tls.acceptor().accept(stream);
-                let Some(stream) = within(peer, limit, &shutdown, "TLS", accept).await else {
-                    return;
-                };
-                let Ok(name) = identity_of(&stream, identity, peer) else {
-                    return;
-                };
-                connection::serve(stream, peer, name, shared, shutdown).await
-            })
-            .await
+    let secured: Pin<Box<dyn Future<Output = ()> + Send>> = match transport {
+        Transport::Tcp => {
+            return Either::Left(connection::serve(stream, peer, None, shared, shutdown));
         }
-        Transport::Ws { ws } => {
-            Box::pin(async move {
-                let upgrade = ws::accept(stream, &ws, ws_limit);
-                let Some(stream) = within(peer, limit, &shutdown, "WebSocket", upgrade).await
-                else {
-                    return;
-                };
-                connection::serve(stream, peer, None, shared, shutdown).await
-            })
-            .await
-        }
-        Transport::Wss { tls, ws, identity } => {
-            Box::pin(async move {
-                let both = async {
-                    let stream = tls
-                        .acceptor()
-                        .accept(stream)
-                        .await
-                        .map_err(|e| format!("TLS: {e}"))?;
-                    let name = identity_of(&stream, identity, peer)
-                        .map_err(|()| "no client certificate name".to_owned())?;
-                    let stream = ws::accept(stream, &ws, ws_limit)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    Ok::<_, String>((stream, name))
-                };
-                let Some((stream, name)) =
-                    within(peer, limit, &shutdown, "secure WebSocket", both).await
-                else {
-                    return;
-                };
-                connection::serve(stream, peer, name, shared, shutdown).await
-            })
-            .await
-        }
-    }
+        Transport::Tls { tls, identity } => Box::pin(async move {
+            let accept = tls.acceptor().accept(stream);
+            let Some(stream) = within(peer, limit, &shutdown, "TLS", accept).await else {
+                return;
+            };
+            let Ok(name) = identity_of(&stream, identity, peer) else {
+                return;
+            };
+            connection::serve(stream, peer, name, shared, shutdown).await
+        }),
+        Transport::Ws { ws } => Box::pin(async move {
+            let upgrade = ws::accept(stream, &ws, ws_limit);
+            let Some(stream) = within(peer, limit, &shutdown, "WebSocket", upgrade).await else {
+                return;
+            };
+            connection::serve(stream, peer, None, shared, shutdown).await
+        }),
+        Transport::Wss { tls, ws, identity } => Box::pin(async move {
+            let both = async {
+                let stream = tls
+                    .acceptor()
+                    .accept(stream)
+                    .await
+                    .map_err(|e| format!("TLS: {e}"))?;
+                let name = identity_of(&stream, identity, peer)
+                    .map_err(|()| "no client certificate name".to_owned())?;
+                let stream = ws::accept(stream, &ws, ws_limit)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>((stream, name))
+            };
+            let Some((stream, name)) =
+                within(peer, limit, &shutdown, "secure WebSocket", both).await
+            else {
+                return;
+            };
+            connection::serve(stream, peer, name, shared, shutdown).await
+        }),
+    };
+    Either::Right(secured)
 }
 
 /// Reloads certificates and keys of every TLS listener; a listener whose files fail keeps

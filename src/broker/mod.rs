@@ -26,6 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
+use mq_proto::ReasonCode;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -268,6 +270,12 @@ impl Broker {
             ));
         }
         shutdown.cancelled().await;
+        // Connections in their session phase wait on their signals, not on the token; a
+        // connection linked after this sees the token cancelled (`connection::establish`).
+        self.shared
+            .state
+            .lock()
+            .kick_all(ReasonCode::ServerShuttingDown);
         tracker.close();
         if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
             .await
@@ -315,12 +323,11 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let shutdown = shutdown.clone();
         let transport = listener.transport.clone();
-        tracker.spawn(async move {
-            listener::serve_connection(stream, peer, transport, shared, shutdown).await;
-            drop(permit);
-        });
+        // Made here, not inside an async block awaiting it: such a block keeps room for its
+        // captures beside the future it awaits, for the connection's whole life.
+        let serving =
+            listener::serve_connection(stream, peer, transport, shared.clone(), shutdown.clone());
+        tracker.spawn(serving.map(move |()| drop(permit)));
     }
 }

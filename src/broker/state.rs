@@ -468,6 +468,13 @@ impl BrokerState {
         wakes
     }
 
+    /// Tells every connected client's task to go (shutdown).
+    pub fn kick_all(&self, reason: ReasonCode) {
+        for link in self.links.values() {
+            link.signals.kick(reason);
+        }
+    }
+
     /// The connection `connection_id` of `client_id` has ended. Nothing happens if another
     /// connection has taken the session over meanwhile.
     pub fn disconnected(
@@ -851,6 +858,12 @@ impl BrokerState {
     /// Timed work: publishes Wills whose delay has passed and ends offline sessions whose
     /// expiry has passed (publishing their pending Will first).
     pub fn tick(&mut self, now: Instant) -> Wakes {
+        // [MQTT-3.1.2-24] a connection silent for 1.5 times its Keep Alive is closed.
+        for link in self.links.values() {
+            if link.signals.keep_alive_expired(now) {
+                link.signals.kick(ReasonCode::KeepAliveTimeout);
+            }
+        }
         let mut wakes = Wakes::default();
         let expired = self.sessions.expired(now);
         for client_id in self.sessions.pending_wills_due(now).iter().chain(&expired) {

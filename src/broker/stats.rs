@@ -59,34 +59,48 @@ impl Stats {
     }
 }
 
-/// One connection's counts since it last added them to [`Stats`].
+/// One connection's counts since it last added them to [`Stats`]. 32-bit: a connection
+/// adds them at every turn of its loop, far below 4 GiB, and every connection's task
+/// carries one (saturating, should a turn ever count more).
 #[derive(Debug, Default)]
 pub struct Tally {
-    messages_received: u64,
-    messages_sent: u64,
-    publish_received: u64,
-    publish_sent: u64,
-    publish_bytes_received: u64,
-    publish_bytes_sent: u64,
-    pub bytes_received: u64,
-    pub bytes_sent: u64,
+    messages_received: u32,
+    messages_sent: u32,
+    publish_received: u32,
+    publish_sent: u32,
+    publish_bytes_received: u32,
+    publish_bytes_sent: u32,
+    bytes_received: u32,
+    bytes_sent: u32,
+}
+
+fn count(counter: &mut u32, n: usize) {
+    *counter = counter.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
 }
 
 impl Tally {
     pub fn received(&mut self, packet: &Packet) {
-        self.messages_received += 1;
+        count(&mut self.messages_received, 1);
         if let Packet::Publish(publish) = packet {
-            self.publish_received += 1;
-            self.publish_bytes_received += publish.payload.len() as u64;
+            count(&mut self.publish_received, 1);
+            count(&mut self.publish_bytes_received, publish.payload.len());
         }
     }
 
     pub fn sent(&mut self, packet: &Packet) {
-        self.messages_sent += 1;
+        count(&mut self.messages_sent, 1);
         if let Packet::Publish(publish) = packet {
-            self.publish_sent += 1;
-            self.publish_bytes_sent += publish.payload.len() as u64;
+            count(&mut self.publish_sent, 1);
+            count(&mut self.publish_bytes_sent, publish.payload.len());
         }
+    }
+
+    pub fn bytes_received(&mut self, n: usize) {
+        count(&mut self.bytes_received, n);
+    }
+
+    pub fn bytes_sent(&mut self, n: usize) {
+        count(&mut self.bytes_sent, n);
     }
 
     /// Adds what was counted to `stats` and starts again from zero.
@@ -106,7 +120,7 @@ impl Tally {
         ];
         for (local, shared) in pairs {
             if *local > 0 {
-                Stats::add(shared, std::mem::take(local));
+                Stats::add(shared, u64::from(std::mem::take(local)));
             }
         }
     }

@@ -3,6 +3,7 @@
 //! logic.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::session::Session;
@@ -29,8 +30,8 @@ pub trait SessionStore: Send {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     /// Boxed: a map keeps spare slots (up to as many again as it holds), and a spare slot
-    /// of an inline map costs a whole session.
-    sessions: HashMap<String, Box<Session>>,
+    /// of an inline map costs a whole session. Keyed by the session's own client id.
+    sessions: HashMap<Arc<str>, Box<Session>>,
 }
 
 impl SessionStore for MemoryStore {
@@ -46,7 +47,7 @@ impl SessionStore for MemoryStore {
 
     fn insert(&mut self, session: Session) -> Option<Session> {
         self.sessions
-            .insert(session.client_id.to_string(), Box::new(session))
+            .insert(session.client_id.clone(), Box::new(session))
             .map(|old| *old)
     }
 

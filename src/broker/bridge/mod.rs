@@ -241,6 +241,8 @@ async fn link(
         }
         let next = outbox.front().map(|(_, message)| message.clone());
         tokio::select! {
+            // Shutdown first: it also kicks the local session, and is no takeover.
+            biased;
             _ = shutdown.cancelled() => {
                 if connected {
                     say_goodbye(&client, bridge, &mut updates).await;
