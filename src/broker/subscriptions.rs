@@ -1,29 +1,80 @@
 //! The subscription tree: a trie over topic levels with `+` and `#` nodes. Matching a
 //! Topic Name walks only the branches that can match, so cost grows with the topic's
 //! depth and the wildcards on its path, not with the number of subscriptions.
+//!
+//! Nodes are kept small: a broker with one topic per client holds a node per client, and
+//! each costs its bytes (and the map's spare buckets) once per subscription.
 
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 
 use mq_proto::topic::SharedFilter;
 use mq_proto::{QoS, SubscriptionOptions};
 
+/// SipHash under one random key for the whole process: topic levels are chosen by clients,
+/// so the hash must stay keyed against collision floods, and a key per map (std's
+/// `RandomState`, 16 bytes) would be paid in every node that has children. One key for
+/// all maps makes copying one map into another quadratic; nothing here does that.
+#[derive(Debug, Clone, Copy, Default)]
+struct LevelHasher;
+
+impl BuildHasher for LevelHasher {
+    type Hasher = DefaultHasher;
+
+    fn build_hasher(&self) -> DefaultHasher {
+        static KEYS: OnceLock<RandomState> = OnceLock::new();
+        KEYS.get_or_init(RandomState::new).build_hasher()
+    }
+}
+
+type Children = HashMap<Box<str>, Node, LevelHasher>;
+
 #[derive(Debug, Default)]
 struct Node {
-    children: HashMap<Box<str>, Node>,
-    subscribers: HashMap<Arc<str>, Subscriber>,
-    /// Shared subscriptions ending here, by ShareName.
-    groups: HashMap<Box<str>, Group>,
+    /// Boxed, and only while there are any: most nodes are leaves, and an empty map held
+    /// inline would cost 32 bytes in each.
+    children: Option<Box<Children>>,
+    subscriptions: Subscriptions,
 }
 
 impl Node {
+    fn child(&self, level: &str) -> Option<&Node> {
+        self.children.as_ref()?.get(level)
+    }
+
+    fn child_mut(&mut self, level: &str) -> Option<&mut Node> {
+        self.children.as_mut()?.get_mut(level)
+    }
+
+    fn child_or_insert(&mut self, level: &str) -> &mut Node {
+        self.children
+            .get_or_insert_default()
+            .entry(level.into())
+            .or_default()
+    }
+
+    fn remove_child(&mut self, level: &str) {
+        if let Some(children) = &mut self.children {
+            children.remove(level);
+            if children.is_empty() {
+                self.children = None;
+            }
+        }
+    }
+
+    fn child_count(&self) -> usize {
+        self.children.as_ref().map_or(0, |children| children.len())
+    }
+
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.subscribers.is_empty() && self.groups.is_empty()
+        self.child_count() == 0 && self.subscriptions.is_empty()
     }
 
     /// Nothing here but the one branch below.
     fn holds_only_one_branch(&self) -> bool {
-        self.children.len() == 1 && self.subscribers.is_empty() && self.groups.is_empty()
+        self.child_count() == 1 && self.subscriptions.is_empty()
     }
 }
 
@@ -31,10 +82,137 @@ impl Node {
 /// overflow the stack, so branches are taken apart with a heap stack instead.
 impl Drop for Node {
     fn drop(&mut self) {
-        let mut below: Vec<Node> = self.children.drain().map(|(_, node)| node).collect();
-        while let Some(mut node) = below.pop() {
-            below.extend(node.children.drain().map(|(_, node)| node));
+        let mut below: Vec<Box<Children>> = self.children.take().into_iter().collect();
+        while let Some(children) = below.pop() {
+            for mut node in children.into_values() {
+                below.extend(node.children.take());
+            }
         }
+    }
+}
+
+/// The subscriptions that end at one node. Most such nodes hold one client's, kept inline;
+/// a second client or a shared subscription moves them to the heap.
+#[derive(Debug, Default)]
+enum Subscriptions {
+    #[default]
+    Empty,
+    One(Arc<str>, Subscriber),
+    Several(Box<Several>),
+}
+
+#[derive(Debug, Default)]
+struct Several {
+    subscribers: HashMap<Arc<str>, Subscriber>,
+    /// Shared subscriptions ending here, by ShareName.
+    groups: HashMap<Box<str>, Group>,
+}
+
+impl Subscriptions {
+    fn is_empty(&self) -> bool {
+        matches!(self, Subscriptions::Empty)
+    }
+
+    /// Adds or replaces `client_id`'s subscription; true if it is new.
+    fn insert(&mut self, client_id: Arc<str>, subscriber: Subscriber) -> bool {
+        match self {
+            Subscriptions::Empty => {
+                *self = Subscriptions::One(client_id, subscriber);
+                true
+            }
+            Subscriptions::One(id, existing) if *id == client_id => {
+                *existing = subscriber;
+                false
+            }
+            _ => self.change(|several| several.subscribers.insert(client_id, subscriber).is_none()),
+        }
+    }
+
+    /// Removes `client_id`'s subscription; true if it existed.
+    fn remove(&mut self, client_id: &str) -> bool {
+        match self {
+            Subscriptions::Empty => false,
+            Subscriptions::One(id, _) => {
+                let removed = **id == *client_id;
+                if removed {
+                    *self = Subscriptions::Empty;
+                }
+                removed
+            }
+            Subscriptions::Several(_) => {
+                self.change(|several| several.subscribers.remove(client_id).is_some())
+            }
+        }
+    }
+
+    /// Adds or replaces `client_id` in the group `share_name` of `filter`; true if it is new.
+    fn join(
+        &mut self,
+        filter: &str,
+        share_name: &str,
+        client_id: Arc<str>,
+        subscriber: Subscriber,
+    ) -> bool {
+        self.change(|several| {
+            let group = several
+                .groups
+                .entry(share_name.into())
+                .or_insert_with(|| Group {
+                    key: filter.into(),
+                    members: Vec::new(),
+                });
+            match group.members.iter_mut().find(|(id, _)| *id == client_id) {
+                Some(member) => {
+                    member.1 = subscriber;
+                    false
+                }
+                None => {
+                    group.members.push((client_id, subscriber));
+                    true
+                }
+            }
+        })
+    }
+
+    /// Removes `client_id` from the group `share_name`; true if it was a member.
+    fn leave(&mut self, share_name: &str, client_id: &str) -> bool {
+        if !matches!(self, Subscriptions::Several(_)) {
+            return false;
+        }
+        self.change(|several| {
+            let Some(group) = several.groups.get_mut(share_name) else {
+                return false;
+            };
+            let before = group.members.len();
+            group.members.retain(|(id, _)| &**id != client_id);
+            let removed = group.members.len() < before;
+            if group.members.is_empty() {
+                several.groups.remove(share_name);
+            }
+            removed
+        })
+    }
+
+    /// Applies `change` to the heap form, then keeps the smallest form that holds the result.
+    fn change<R>(&mut self, change: impl FnOnce(&mut Several) -> R) -> R {
+        let mut several = match std::mem::take(self) {
+            Subscriptions::Empty => Box::default(),
+            Subscriptions::One(id, subscriber) => Box::new(Several {
+                subscribers: HashMap::from([(id, subscriber)]),
+                groups: HashMap::new(),
+            }),
+            Subscriptions::Several(several) => several,
+        };
+        let result = change(&mut several);
+        *self = if several.groups.is_empty() && several.subscribers.len() <= 1 {
+            match several.subscribers.drain().next() {
+                Some((id, subscriber)) => Subscriptions::One(id, subscriber),
+                None => Subscriptions::Empty,
+            }
+        } else {
+            Subscriptions::Several(several)
+        };
+        result
     }
 }
 
@@ -111,29 +289,13 @@ impl SubscriptionTree {
         let (share, levels) = split_shared(filter);
         let mut node = &mut self.root;
         for level in levels.split('/') {
-            node = node.children.entry(level.into()).or_default();
+            node = node.child_or_insert(level);
         }
         let is_new = match share {
-            None => node.subscribers.insert(client_id, subscriber).is_none(),
-            Some(share_name) => {
-                let group = node
-                    .groups
-                    .entry(share_name.into())
-                    .or_insert_with(|| Group {
-                        key: filter.into(),
-                        members: Vec::new(),
-                    });
-                match group.members.iter_mut().find(|(id, _)| *id == client_id) {
-                    Some(member) => {
-                        member.1 = subscriber;
-                        false
-                    }
-                    None => {
-                        group.members.push((client_id, subscriber));
-                        true
-                    }
-                }
-            }
+            None => node.subscriptions.insert(client_id, subscriber),
+            Some(share_name) => node
+                .subscriptions
+                .join(filter, share_name, client_id, subscriber),
         };
         if is_new {
             self.count += 1;
@@ -192,19 +354,22 @@ fn split_shared(filter: &str) -> (Option<&str>, &str) {
 fn remove_at(root: &mut Node, levels: &[&str], share: Option<&str>, client_id: &str) -> bool {
     let mut node = &mut *root;
     for level in levels {
-        let Some(child) = node.children.get_mut(*level) else {
+        let Some(child) = node.child_mut(level) else {
             return false;
         };
         node = child;
     }
-    let removed = remove_subscriber(node, share, client_id);
+    let removed = match share {
+        None => node.subscriptions.remove(client_id),
+        Some(share_name) => node.subscriptions.leave(share_name, client_id),
+    };
 
     // The highest node on the path that holds nothing but the emptied branch goes with it.
     let mut path = Vec::with_capacity(levels.len() + 1);
     let mut node = &*root;
     path.push(node);
     for level in levels {
-        let Some(child) = node.children.get(*level) else {
+        let Some(child) = node.child(level) else {
             return removed;
         };
         node = child;
@@ -219,28 +384,12 @@ fn remove_at(root: &mut Node, levels: &[&str], share: Option<&str>, client_id: &
     }
     let mut parent = &mut *root;
     for level in &levels[..first_gone - 1] {
-        let Some(child) = parent.children.get_mut(*level) else {
+        let Some(child) = parent.child_mut(level) else {
             return removed;
         };
         parent = child;
     }
-    parent.children.remove(levels[first_gone - 1]);
-    removed
-}
-
-fn remove_subscriber(node: &mut Node, share: Option<&str>, client_id: &str) -> bool {
-    let Some(share_name) = share else {
-        return node.subscribers.remove(client_id).is_some();
-    };
-    let Some(group) = node.groups.get_mut(share_name) else {
-        return false;
-    };
-    let before = group.members.len();
-    group.members.retain(|(id, _)| &**id != client_id);
-    let removed = group.members.len() < before;
-    if group.members.is_empty() {
-        node.groups.remove(share_name);
-    }
+    parent.remove_child(levels[first_gone - 1]);
     removed
 }
 
@@ -252,7 +401,7 @@ fn collect(root: &Node, levels: &[&str], dollar: bool, found: &mut Matches) {
     while let Some((node, depth, skip_wildcards)) = stack.pop() {
         if !skip_wildcards {
             // `#` also matches the parent level ("sport/#" matches "sport").
-            if let Some(hash) = node.children.get("#") {
+            if let Some(hash) = node.child("#") {
                 add(hash, found);
             }
         }
@@ -261,47 +410,57 @@ fn collect(root: &Node, levels: &[&str], dollar: bool, found: &mut Matches) {
             continue;
         };
         if !skip_wildcards {
-            if let Some(plus) = node.children.get("+") {
+            if let Some(plus) = node.child("+") {
                 stack.push((plus, depth + 1, false));
             }
         }
-        if let Some(child) = node.children.get(*level) {
+        if let Some(child) = node.child(level) {
             stack.push((child, depth + 1, false));
         }
     }
 }
 
 fn add(node: &Node, found: &mut Matches) {
-    for group in node.groups.values() {
-        found.groups.push(GroupMatch {
-            key: group.key.clone(),
-            members: group
-                .members
-                .iter()
-                .map(|(id, subscriber)| (id.clone(), subscriber.to_match()))
-                .collect(),
-        });
+    match &node.subscriptions {
+        Subscriptions::Empty => {}
+        Subscriptions::One(client_id, subscriber) => add_session(client_id, subscriber, found),
+        Subscriptions::Several(several) => {
+            for group in several.groups.values() {
+                found.groups.push(GroupMatch {
+                    key: group.key.clone(),
+                    members: group
+                        .members
+                        .iter()
+                        .map(|(id, subscriber)| (id.clone(), subscriber.to_match()))
+                        .collect(),
+                });
+            }
+            for (client_id, subscriber) in &several.subscribers {
+                add_session(client_id, subscriber, found);
+            }
+        }
     }
-    for (client_id, subscriber) in &node.subscribers {
-        let options = subscriber.options;
-        let entry = found
-            .sessions
-            .entry(client_id.clone())
-            .or_insert_with(|| Match {
-                qos: options.qos,
-                no_local: options.no_local,
-                retain_as_published: options.retain_as_published,
-                subscription_identifiers: Vec::new(),
-            });
-        if options.qos > entry.qos {
-            entry.qos = options.qos;
-        }
-        // No Local only holds back the message when every matching subscription asks for it.
-        entry.no_local &= options.no_local;
-        entry.retain_as_published |= options.retain_as_published;
-        if let Some(id) = subscriber.identifier {
-            entry.subscription_identifiers.push(id);
-        }
+}
+
+fn add_session(client_id: &Arc<str>, subscriber: &Subscriber, found: &mut Matches) {
+    let options = subscriber.options;
+    let entry = found
+        .sessions
+        .entry(client_id.clone())
+        .or_insert_with(|| Match {
+            qos: options.qos,
+            no_local: options.no_local,
+            retain_as_published: options.retain_as_published,
+            subscription_identifiers: Vec::new(),
+        });
+    if options.qos > entry.qos {
+        entry.qos = options.qos;
+    }
+    // No Local only holds back the message when every matching subscription asks for it.
+    entry.no_local &= options.no_local;
+    entry.retain_as_published |= options.retain_as_published;
+    if let Some(id) = subscriber.identifier {
+        entry.subscription_identifiers.push(id);
     }
 }
 
@@ -341,7 +500,7 @@ mod tests {
         let mut t = tree(&[("c", "a/b/c", QoS::AtMostOnce)]);
         assert!(t.remove("a/b/c", "c"));
         assert!(!t.remove("a/b/c", "c"));
-        assert!(t.root.children.is_empty());
+        assert!(t.root.children.is_none());
         assert!(t.is_empty());
     }
 
@@ -353,11 +512,18 @@ mod tests {
             ("d", "a/b", QoS::AtMostOnce),
         ]);
         assert!(t.remove("a/b/c/d", "c"));
-        let b = &t.root.children["a"].children["b"];
-        assert!(b.children.is_empty(), "c and d are pruned");
-        assert_eq!(b.subscribers.len(), 1, "b keeps its subscriber");
+        let b = t.root.child("a").unwrap().child("b").unwrap();
+        assert!(b.children.is_none(), "c and d are pruned");
+        assert!(
+            matches!(&b.subscriptions, Subscriptions::One(id, _) if &**id == "d"),
+            "b keeps its subscriber"
+        );
         assert!(t.remove("a/b", "d"));
-        assert_eq!(t.root.children["a"].children.len(), 1, "only a/x is left");
+        assert_eq!(
+            t.root.child("a").unwrap().child_count(),
+            1,
+            "only a/x is left"
+        );
         assert_eq!(t.matches("a/x").sessions.len(), 1);
     }
 
@@ -437,6 +603,67 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!(t.matches("x").groups[0].members.len(), 1);
         assert!(t.remove("$share/g/x", "b"));
+        assert!(t.root.is_empty());
+    }
+
+    #[test]
+    fn a_node_stays_small_because_every_topic_level_pays_for_one() {
+        // 40 bytes inline in the parent's map; 144 when every node held three maps.
+        assert!(std::mem::size_of::<Node>() <= 40);
+    }
+
+    #[test]
+    fn subscribing_again_replaces_the_options_and_is_not_new() {
+        let mut t = tree(&[("c", "a", QoS::AtMostOnce), ("d", "b", QoS::AtMostOnce)]);
+        let again = SubscriptionOptions::new(QoS::ExactlyOnce);
+        assert!(!t.insert("a", "c".into(), again, Some(7)));
+        t.insert("b", "e".into(), again, None);
+        assert!(!t.insert("b", "d".into(), again, Some(8)));
+        assert_eq!(t.len(), 3);
+        let found = t.matches("a").sessions;
+        assert_eq!(found["c"].qos, QoS::ExactlyOnce);
+        assert_eq!(found["c"].subscription_identifiers, vec![7]);
+        assert_eq!(
+            t.matches("b").sessions["d"].subscription_identifiers,
+            vec![8]
+        );
+    }
+
+    #[test]
+    fn clients_and_groups_on_one_filter_come_and_go_in_any_order() {
+        let mut t = tree(&[
+            ("a", "x", QoS::AtMostOnce),
+            ("b", "x", QoS::AtLeastOnce),
+            ("g1", "$share/g/x", QoS::AtMostOnce),
+        ]);
+        let found = t.matches("x");
+        assert_eq!(found.sessions.len(), 2);
+        assert_eq!(found.groups.len(), 1);
+        assert!(t.remove("x", "a"));
+        assert!(!t.remove("x", "a"));
+        assert!(t.remove("$share/g/x", "g1"));
+        let x = t.root.child("x").unwrap();
+        assert!(
+            matches!(&x.subscriptions, Subscriptions::One(id, _) if &**id == "b"),
+            "one subscriber left is held inline again"
+        );
+        assert_eq!(t.matches("x").sessions["b"].qos, QoS::AtLeastOnce);
+        assert!(t.remove("x", "b"));
+        assert!(t.root.is_empty());
+    }
+
+    #[test]
+    fn ten_thousand_clients_on_one_filter_all_match_and_all_leave() {
+        let clients: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+        let mut t = SubscriptionTree::default();
+        for client in &clients {
+            let options = SubscriptionOptions::new(QoS::AtMostOnce);
+            assert!(t.insert("#", client.as_str().into(), options, None));
+        }
+        assert_eq!(t.matches("any/topic").sessions.len(), 10_000);
+        for client in &clients {
+            assert!(t.remove("#", client));
+        }
         assert!(t.root.is_empty());
     }
 
