@@ -1099,10 +1099,11 @@ mod tests {
         assert_eq!(resent_ids(&mut s), expected);
     }
 
-    /// Every session costs this much even idle: the store keeps one per client.
+    /// The store keeps a session for every client, idle or not, so its size is paid once
+    /// per client: 424 bytes before the QoS 1/2 state and the subscriptions moved out of line.
     #[test]
     fn a_session_stays_within_its_size_budget() {
-        assert!(std::mem::size_of::<Session>() <= 256);
+        assert!(std::mem::size_of::<Session>() <= 232);
     }
 
     #[test]
