@@ -15,6 +15,9 @@ use super::message::Delivery;
 pub use super::persist::journal::Awaiting;
 use super::persist::journal::{Change, Journal, SessionMeta};
 
+mod filters;
+pub use filters::Subscriptions;
+
 /// Per-session limits; see the slow-consumer policy in ARCHITECTURE.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionLimits {
@@ -188,7 +191,7 @@ pub enum InboundQoS2 {
 #[derive(Debug)]
 pub struct Session {
     pub client_id: Arc<str>,
-    pub subscriptions: HashMap<String, SubscriptionOptions>,
+    pub subscriptions: Subscriptions,
     /// Boxed, as the pending Will: most sessions have neither, and every session would
     /// otherwise carry the room for two (some 400 bytes each).
     pub will: Option<Box<Will>>,
@@ -205,12 +208,14 @@ pub struct Session {
     peer: PeerLimits,
     queue: VecDeque<Delivery>,
     queued_bytes: usize,
-    inflight: InflightWindow,
-    inbound_qos2: HashSet<PacketId>,
+    /// This and the inbound QoS 2 identifiers are boxed and made when first needed: an idle
+    /// session, or one that only sees QoS 0, would otherwise carry some 140 bytes of empty
+    /// collections. Once made they stay, so steady QoS 1/2 traffic allocates nothing more.
+    inflight: Option<Box<InflightWindow>>,
+    #[allow(clippy::box_collection)]
+    inbound_qos2: Option<Box<HashSet<PacketId>>>,
     next_packet_id: u16,
     dropped: u64,
-    /// Subscription Identifiers by filter, kept so the session can be written out whole.
-    pub(crate) subscription_identifiers: HashMap<String, u32>,
     /// Names the next delivery queued, so the store can refer to it.
     next_seq: u64,
     /// Whether changes go to the journal: a session that outlives its connection, with
@@ -223,7 +228,7 @@ impl Session {
     pub fn new(client_id: Arc<str>, expiry: SessionExpiry, limits: SessionLimits) -> Session {
         Session {
             client_id,
-            subscriptions: HashMap::new(),
+            subscriptions: Subscriptions::default(),
             will: None,
             pending_will: None,
             expiry,
@@ -238,11 +243,10 @@ impl Session {
             },
             queue: VecDeque::new(),
             queued_bytes: 0,
-            inflight: InflightWindow::default(),
-            inbound_qos2: HashSet::new(),
+            inflight: None,
+            inbound_qos2: None,
             next_packet_id: 1,
             dropped: 0,
-            subscription_identifiers: HashMap::new(),
             next_seq: 1,
             durable: false,
             journal: Journal::disabled(),
@@ -281,15 +285,15 @@ impl Session {
         self.durable = true;
         self.journal = journal.clone();
         self.record_meta();
-        for (filter, options) in &self.subscriptions {
+        for (filter, options, identifier) in self.subscriptions.iter() {
             self.record(|| Change::Subscribed {
                 client_id: self.client_id.clone(),
-                filter: filter.clone(),
-                options: *options,
-                identifier: self.subscription_identifiers.get(filter).copied(),
+                filter: filter.to_string(),
+                options,
+                identifier,
             });
         }
-        for (id, inflight) in self.inflight.iter() {
+        for (id, inflight) in self.inflight() {
             self.record(|| Change::Queued {
                 client_id: self.client_id.clone(),
                 delivery: inflight.delivery.clone(),
@@ -307,7 +311,7 @@ impl Session {
                 delivery: delivery.clone(),
             });
         }
-        for id in &self.inbound_qos2 {
+        for id in self.inbound_qos2.iter().flat_map(|ids| ids.iter()) {
             self.record(|| Change::InboundQoS2 {
                 client_id: self.client_id.clone(),
                 packet_id: *id,
@@ -322,11 +326,7 @@ impl Session {
         options: SubscriptionOptions,
         identifier: Option<u32>,
     ) {
-        self.subscriptions.insert(filter.to_string(), options);
-        match identifier {
-            Some(id) => self.subscription_identifiers.insert(filter.to_string(), id),
-            None => self.subscription_identifiers.remove(filter),
-        };
+        self.subscriptions.insert(filter, options, identifier);
         self.record(|| Change::Subscribed {
             client_id: self.client_id.clone(),
             filter: filter.to_string(),
@@ -336,8 +336,7 @@ impl Session {
     }
 
     pub fn unsubscribed(&mut self, filter: &str) {
-        if self.subscriptions.remove(filter).is_some() {
-            self.subscription_identifiers.remove(filter);
+        if self.subscriptions.remove(filter) {
             self.record(|| Change::Unsubscribed {
                 client_id: self.client_id.clone(),
                 filter: filter.to_string(),
@@ -386,10 +385,14 @@ impl Session {
         session.queue = queue.into();
         for (id, state, delivery) in inflight {
             max_seq = max_seq.max(delivery.seq);
-            session.inflight.push(id, Inflight { delivery, state });
+            session
+                .inflight_window()
+                .push(id, Inflight { delivery, state });
         }
         session.next_seq = max_seq + 1;
-        session.inbound_qos2 = inbound_qos2.into_iter().collect();
+        if !inbound_qos2.is_empty() {
+            session.inbound_qos2 = Some(Box::new(inbound_qos2.into_iter().collect()));
+        }
         session
     }
 
@@ -402,18 +405,27 @@ impl Session {
     }
 
     pub fn inflight_len(&self) -> usize {
-        self.inflight.len()
+        self.inflight.as_ref().map_or(0, |window| window.len())
+    }
+
+    /// The messages in flight, oldest first.
+    fn inflight(&self) -> impl Iterator<Item = (PacketId, &Inflight)> {
+        self.inflight.iter().flat_map(|window| window.iter())
+    }
+
+    /// The in-flight window, made on first use.
+    fn inflight_window(&mut self) -> &mut InflightWindow {
+        self.inflight.get_or_insert_with(Box::default)
     }
 
     /// Messages queued or in flight, and their payload bytes.
     pub fn held(&self) -> (usize, usize) {
         let inflight_bytes: usize = self
-            .inflight
-            .iter()
+            .inflight()
             .map(|(_, i)| i.delivery.message.payload.len())
             .sum();
         (
-            self.queue.len() + self.inflight.len(),
+            self.queue.len() + self.inflight_len(),
             self.queued_bytes + inflight_bytes,
         )
     }
@@ -478,7 +490,7 @@ impl Session {
     pub fn has_sendable(&self) -> bool {
         match self.queue.front() {
             Some(d) if d.qos == QoS::AtMostOnce => true,
-            Some(_) => self.inflight.len() < usize::from(self.send_window),
+            Some(_) => self.inflight_len() < usize::from(self.send_window),
             None => false,
         }
     }
@@ -513,7 +525,8 @@ impl Session {
                     packet_id: id,
                     awaiting: state,
                 });
-                self.inflight.push(id, Inflight { delivery, state });
+                self.inflight_window()
+                    .push(id, Inflight { delivery, state });
                 publish.packet_id = Some(id);
             }
             return Some(publish);
@@ -537,7 +550,7 @@ impl Session {
         if self.awaiting(id) != Some(state) {
             return false;
         }
-        match self.inflight.remove(id) {
+        match self.inflight.as_mut().and_then(|window| window.remove(id)) {
             Some(inflight) => {
                 self.done(&inflight.delivery);
                 true
@@ -551,7 +564,11 @@ impl Session {
             let candidate = PacketId::new(self.next_packet_id);
             self.next_packet_id = self.next_packet_id.checked_add(1).unwrap_or(1);
             if let Some(id) = candidate {
-                if !self.inflight.contains(id) {
+                if !self
+                    .inflight
+                    .as_ref()
+                    .is_some_and(|window| window.contains(id))
+                {
                     return Some(id);
                 }
             }
@@ -561,7 +578,10 @@ impl Session {
 
     /// What the message in flight under `id` waits for.
     fn awaiting(&self, id: PacketId) -> Option<Awaiting> {
-        self.inflight.get(id).map(|inflight| inflight.state)
+        self.inflight
+            .as_ref()?
+            .get(id)
+            .map(|inflight| inflight.state)
     }
 
     /// PUBACK from the client: the QoS 1 message is done. False if nothing awaited it.
@@ -579,7 +599,7 @@ impl Session {
                 None
             }
             Some(Awaiting::PubRec) => {
-                let inflight = self.inflight.get_mut(id)?;
+                let inflight = self.inflight.as_mut()?.get_mut(id)?;
                 inflight.state = Awaiting::PubComp;
                 let seq = inflight.delivery.seq;
                 self.record(|| Change::InFlight {
@@ -606,7 +626,11 @@ impl Session {
     /// A QoS 2 PUBLISH from the client (method B of the spec: keep the identifier until
     /// PUBREL, route only the first copy).
     pub fn on_inbound_qos2(&mut self, id: PacketId) -> InboundQoS2 {
-        if self.inbound_qos2.insert(id) {
+        if self
+            .inbound_qos2
+            .get_or_insert_with(Box::default)
+            .insert(id)
+        {
             self.record(|| Change::InboundQoS2 {
                 client_id: self.client_id.clone(),
                 packet_id: id,
@@ -619,7 +643,11 @@ impl Session {
 
     /// PUBREL from the client: forget the identifier and answer PUBCOMP.
     pub fn on_pubrel(&mut self, id: PacketId) -> PubResponse {
-        if self.inbound_qos2.remove(&id) {
+        if self
+            .inbound_qos2
+            .as_mut()
+            .is_some_and(|ids| ids.remove(&id))
+        {
             self.record(|| Change::Released {
                 client_id: self.client_id.clone(),
                 packet_id: id,
@@ -637,8 +665,7 @@ impl Session {
         self.disconnected_at = None;
         self.peer = peer;
         self.send_window = peer.receive_maximum.min(self.limits.max_inflight).max(1);
-        self.inflight
-            .iter()
+        self.inflight()
             .map(|(id, inflight)| match inflight.state {
                 Awaiting::PubComp => Packet::PubRel(PubResponse::new(id)),
                 _ => Packet::Publish(publish_packet(&inflight.delivery, Some(id), true, now)),
@@ -648,7 +675,7 @@ impl Session {
 
     /// QoS 2 messages from the client awaiting PUBREL: what its Receive Maximum counts.
     pub fn inbound_qos2_len(&self) -> usize {
-        self.inbound_qos2.len()
+        self.inbound_qos2.as_ref().map_or(0, |ids| ids.len())
     }
 
     /// Takes back the shared-subscription messages the client has not yet received, so
@@ -657,9 +684,13 @@ impl Session {
     pub fn take_shared(&mut self) -> Vec<Delivery> {
         let mut taken: Vec<Delivery> = self
             .inflight
-            .take_where(|inflight| {
-                inflight.delivery.share.is_some() && inflight.state != Awaiting::PubComp
+            .as_mut()
+            .map(|window| {
+                window.take_where(|inflight| {
+                    inflight.delivery.share.is_some() && inflight.state != Awaiting::PubComp
+                })
             })
+            .unwrap_or_default()
             .into_iter()
             .map(|inflight| inflight.delivery)
             .collect();
@@ -1007,9 +1038,10 @@ mod tests {
             }
         }
         assert_eq!(s.inflight_len(), 1);
-        assert!(s.inflight.order.len() <= 2 + 16, "holes are compacted away");
+        let window = |s: &Session| s.inflight.as_ref().unwrap().order.len();
+        assert!(window(&s) <= 2 + 16, "holes are compacted away");
         assert!(s.on_puback(stuck));
-        assert!(s.inflight.order.is_empty());
+        assert_eq!(window(&s), 0);
     }
 
     /// Random sends and acknowledgements against a plain list of what is in flight.
@@ -1065,6 +1097,61 @@ mod tests {
         }
         let expected: Vec<PacketId> = model.iter().map(|(id, _)| *id).collect();
         assert_eq!(resent_ids(&mut s), expected);
+    }
+
+    /// The store keeps a session for every client, idle or not, so its size is paid once
+    /// per client: 424 bytes before the QoS 1/2 state and the subscriptions moved out of line.
+    #[test]
+    fn a_session_stays_within_its_size_budget() {
+        assert!(std::mem::size_of::<Session>() <= 232);
+    }
+
+    #[test]
+    fn a_session_made_durable_writes_each_subscription_with_its_identifier() {
+        let mut s = session(SessionLimits::default());
+        s.subscribed("a/+", SubscriptionOptions::new(QoS::AtLeastOnce), Some(5));
+        s.subscribed("b/#", SubscriptionOptions::new(QoS::AtMostOnce), Some(6));
+        s.subscribed("b/#", SubscriptionOptions::new(QoS::ExactlyOnce), None);
+        s.subscribed("c", SubscriptionOptions::new(QoS::AtMostOnce), None);
+        s.unsubscribed("c");
+        let journal = Journal::enabled();
+        s.set_durable(&journal, true);
+        let mut written: Vec<_> = journal
+            .take()
+            .0
+            .into_iter()
+            .filter_map(|change| match change {
+                Change::Subscribed {
+                    filter,
+                    options,
+                    identifier,
+                    ..
+                } => Some((filter, options.qos, identifier)),
+                _ => None,
+            })
+            .collect();
+        written.sort();
+        assert_eq!(
+            written,
+            vec![
+                ("a/+".to_string(), QoS::AtLeastOnce, Some(5)),
+                ("b/#".to_string(), QoS::ExactlyOnce, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_idle_session_holds_no_room_for_qos_1_and_2_state() {
+        let mut s = session(SessionLimits::default());
+        s.subscribed("t", SubscriptionOptions::new(QoS::ExactlyOnce), None);
+        s.enqueue(delivery(QoS::AtMostOnce, "a"));
+        s.next_publish(Instant::now());
+        assert_eq!(
+            s.on_pubrel(id(1)).reason_code,
+            ReasonCode::PacketIdentifierNotFound
+        );
+        assert!(!s.on_puback(id(1)));
+        assert!(s.inflight.is_none() && s.inbound_qos2.is_none());
     }
 
     #[test]

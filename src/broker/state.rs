@@ -234,10 +234,7 @@ impl BrokerState {
             for (filter, options, identifier) in r.subscriptions {
                 self.subscriptions
                     .insert(&filter, r.client_id.clone(), options, identifier);
-                session.subscriptions.insert(filter.clone(), options);
-                if let Some(id) = identifier {
-                    session.subscription_identifiers.insert(filter, id);
-                }
+                session.subscriptions.insert(&filter, options, identifier);
             }
             session.pending_will = r
                 .pending_will
