@@ -42,8 +42,6 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// What an empty read buffer grows to when bytes arrive.
 const READ_START: usize = 4 * 1024;
-/// An idle connection gives back a write buffer larger than this.
-const WRITE_KEEP: usize = 4 * 1024;
 /// The packet type in the first byte of a PUBLISH (its high four bits).
 const PUBLISH_TYPE: u8 = 3;
 /// After the broker ends a connection it keeps reading (and discarding) this long, so the
@@ -917,10 +915,8 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
         if more || session.signals.take_woken() {
             return Poll::Ready(Event::Deliveries);
         }
-        // Idle: a write buffer grown by a burst goes back.
-        if self.write_buf.capacity() > WRITE_KEEP {
-            self.write_buf = BytesMut::new();
-        }
+        // Idle, everything written: the write buffer goes back too, as the read buffer did.
+        self.write_buf = BytesMut::new();
         Poll::Pending
     }
 
