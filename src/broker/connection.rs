@@ -42,6 +42,10 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// What an empty read buffer grows to when bytes arrive.
 const READ_START: usize = 4 * 1024;
+/// An idle connection gives back a write buffer larger than this (a burst's)...
+const WRITE_KEEP: usize = 4 * WRITE_BATCH_BYTES;
+/// ...or one no larger than this (control packets', cheap to make again).
+const WRITE_SMALL: usize = 1024;
 /// The packet type in the first byte of a PUBLISH (its high four bits).
 const PUBLISH_TYPE: u8 = 3;
 /// After the broker ends a connection it keeps reading (and discarding) this long, so the
@@ -915,8 +919,14 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
         if more || session.signals.take_woken() {
             return Poll::Ready(Event::Deliveries);
         }
-        // Idle, everything written: the write buffer goes back too, as the read buffer did.
-        self.write_buf = BytesMut::new();
+        // Idle, everything written. A small buffer goes back (it is cheap to make again,
+        // and ten thousand idle connections each keeping one add up), and so does a burst's.
+        // A stream's stays: giving it back at every pause would allocate it again (past
+        // glibc's mmap threshold, map and fault it in) for every message.
+        let capacity = self.write_buf.capacity();
+        if capacity <= WRITE_SMALL || capacity > WRITE_KEEP {
+            self.write_buf = BytesMut::new();
+        }
         Poll::Pending
     }
 

@@ -634,6 +634,11 @@ async fn a_subscriber_that_never_reads_is_held_to_its_queue_limit_and_others_are
     steady.subscribe(&[("flood", QoS::AtLeastOnce)]).await;
     let before = broker.memory_kb("VmRSS");
 
+    // The publisher stays within half a queue of what the steady subscriber has read: what
+    // is under test is that the stalled one does not hold it up, not how fast this test's
+    // own reader runs on a loaded machine (it could otherwise fall a queue behind and see
+    // drops that are the broker keeping its limit).
+    let (progress, mut read_so_far) = tokio::sync::watch::channel(0usize);
     let reader = tokio::spawn(async move {
         for expected in 0..MESSAGES {
             let got = steady.recv_publish().await;
@@ -643,11 +648,17 @@ async fn a_subscriber_that_never_reads_is_held_to_its_queue_limit_and_others_are
                 n as usize, expected,
                 "the steady subscriber lost or reordered"
             );
+            progress.send_replace(expected + 1);
         }
     });
     let mut publisher = Raw::connect_v311(broker.addr(), "publisher").await;
     let mut payload = vec![0u8; PAYLOAD];
     for n in 0..MESSAGES as u32 {
+        let lead_limit = n as usize - (n as usize).min(QUEUE / 2);
+        tokio::time::timeout(PATIENCE, read_so_far.wait_for(|read| *read >= lead_limit))
+            .await
+            .expect("the steady subscriber stopped receiving")
+            .expect("the reader ended early");
         payload[..4].copy_from_slice(&n.to_be_bytes());
         publisher
             .publish("flood", QoS::AtLeastOnce, false, &payload)
