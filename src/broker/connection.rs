@@ -71,6 +71,12 @@ enum Close {
 }
 
 impl Close {
+    /// The socket failed; logged, as the peer will not hear of it.
+    fn lost(what: &str, e: std::io::Error) -> Close {
+        debug!("{what} failed: {e}");
+        Close::Lost
+    }
+
     fn departure(&self) -> Departure {
         match self {
             Close::ClientDisconnect(departure) => *departure,
@@ -410,10 +416,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
         if self.read_buf.is_empty() {
             match self.stream.poll_read_ready(cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => {
-                    debug!("read failed: {e}");
-                    return Poll::Ready(Err(Close::Lost));
-                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Close::lost("read", e))),
                 Poll::Pending => {
                     self.read_buf = BytesMut::new();
                     return Poll::Pending;
@@ -429,10 +432,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                 self.tally.bytes_received(n);
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) => {
-                debug!("read failed: {e}");
-                Poll::Ready(Err(Close::Lost))
-            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(Close::lost("read", e))),
         }
     }
 
@@ -447,16 +447,12 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                     self.tally.bytes_sent(n);
                     self.write_buf.advance(n);
                 }
-                Poll::Ready(Err(e)) => {
-                    debug!("write failed: {e}");
-                    return Poll::Ready(Err(Close::Lost));
-                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Close::lost("write", e))),
             }
         }
-        Pin::new(&mut self.stream).poll_flush(cx).map_err(|e| {
-            debug!("write failed: {e}");
-            Close::Lost
-        })
+        Pin::new(&mut self.stream)
+            .poll_flush(cx)
+            .map_err(|e| Close::lost("write", e))
     }
 
     async fn flush(&mut self) -> Result<(), Close> {
@@ -490,12 +486,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
     /// every packet held before it: an acknowledgement never overtakes the durability of
     /// what it acknowledges, nor an earlier acknowledgement.
     fn send_after(&mut self, ticket: u64, packet: Packet) {
-        let committed = self
-            .shared
-            .committed
-            .as_ref()
-            .map_or(u64::MAX, |c| *c.borrow());
-        if self.held_count() == 0 && ticket <= committed {
+        if self.held_count() == 0 && ticket <= self.committed() {
             self.send(&packet);
         } else {
             let held = self.held.get_or_insert_with(Box::default);
@@ -505,14 +496,18 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
 
     /// Moves the held packets whose changes are now committed into the write buffer.
     fn release_held(&mut self) {
-        let committed = self
-            .shared
-            .committed
-            .as_ref()
-            .map_or(u64::MAX, |c| *c.borrow());
+        let committed = self.committed();
         while let Some(packet) = self.held.as_mut().and_then(|h| h.pop_committed(committed)) {
             self.send(&packet);
         }
+    }
+
+    /// How far the store has committed the journal; everything, without sync persistence.
+    fn committed(&self) -> u64 {
+        self.shared
+            .committed
+            .as_ref()
+            .map_or(u64::MAX, |committed| *committed.borrow())
     }
 
     fn held_count(&self) -> usize {
