@@ -205,11 +205,9 @@ async fn unsupported_mosquitto_options_are_warnings_with_their_line() {
     assert!(text(&check.stderr).contains("mosquitto.conf:3: mount_point: not supported by mq"));
 
     let broker = Broker::start_with(&["-c", utf8(&file)]);
-    wait_for_log(
-        &broker,
-        "mosquitto.conf:3: mount_point: not supported by mq",
-    )
-    .await;
+    broker
+        .wait_for_log("mosquitto.conf:3: mount_point: not supported by mq")
+        .await;
 }
 
 #[test]
@@ -254,7 +252,7 @@ async fn connections_are_logged_in_mosquittos_words() {
     let raw = Raw::connect_v311(broker.addr(), "worded").await;
     raw.disconnect().await;
     let port = broker.port();
-    let log = wait_for_log(&broker, "Client worded disconnected.").await;
+    let log = broker.wait_for_log("Client worded disconnected.").await;
     assert!(
         log.contains("New connection from 127.0.0.1:")
             && log.contains(&format!(" on port {port}.")),
@@ -274,7 +272,9 @@ async fn log_format_json_writes_one_json_object_per_line() {
         .await
         .disconnect()
         .await;
-    let log = wait_for_log(&broker, "Client json-client disconnected.").await;
+    let log = broker
+        .wait_for_log("Client json-client disconnected.")
+        .await;
     let mut messages = Vec::new();
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
         let value: serde_json::Value =
@@ -318,23 +318,6 @@ async fn log_dest_file_and_log_type_from_a_mosquitto_conf() {
             "the log file never showed the disconnection:\n{logged}"
         );
         // A file has no event to wait on.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Waits until the broker's stderr shows `needle`; returns all of it.
-async fn wait_for_log(broker: &Broker, needle: &str) -> String {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let log = broker.stderr();
-        if log.contains(needle) {
-            return log;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the broker log never showed {needle:?}:\n{log}"
-        );
-        // The log is a pipe read by a thread; there is no event to wait on here.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -173,6 +173,23 @@ impl Broker {
         self.child.id()
     }
 
+    /// Waits until the broker's stderr shows `needle`; returns all of it.
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + crate::raw::PATIENCE;
+        loop {
+            let log = self.stderr();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the broker log never showed {needle:?}:\n{log}"
+            );
+            // The log is a pipe read by a thread; there is no event to wait on here.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// What the broker wrote to stderr so far (the tail, if it wrote a lot).
     pub fn stderr(&self) -> String {
         self.stderr
