@@ -54,6 +54,9 @@ const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// With `--persistence sync`, at most this many packets wait for the store before the task
 /// stops reading from the client (backpressure instead of an unbounded backlog).
 const MAX_HELD: usize = 1024;
+/// How long a PUBLISH waits, at most, for other connections to handle the bytes they have
+/// (see `ConnectionSignals::wait_for_readers`).
+const READERS_FIRST_LIMIT: Duration = Duration::from_millis(2);
 
 /// Why a connection ends.
 #[derive(Debug)]
@@ -284,6 +287,7 @@ where
             return;
         };
         let close = connection.session_loop(&session).await;
+        session.signals.stop_reading();
         Box::pin(connection.end_session(session, close)).await;
     }
 }
@@ -823,7 +827,15 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             };
             // What this turn counted reaches the shared counters before the task may sleep.
             self.tally.flush_into(&self.shared.stats);
-            let event = poll_fn(|cx| self.poll_event(cx, session, more)).await;
+            let event = poll_fn(|cx| {
+                session.signals.poll_begins();
+                let event = self.poll_event(cx, session, more);
+                if event.is_pending() {
+                    session.signals.read_all();
+                }
+                event
+            })
+            .await;
             match event {
                 Event::Read => {}
                 Event::Deliveries => {
@@ -839,12 +851,13 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             let mut yielded = false;
             let mut received = false;
             loop {
-                // Before routing the first PUBLISH of this read, let every other ready
-                // connection run: a SUBSCRIBE that reached the broker just before this
-                // PUBLISH on another connection then takes effect first, as in a
+                // Before routing the first PUBLISH of this read, let every other connection
+                // with bytes waiting run: a SUBSCRIBE that reached the broker just before
+                // this PUBLISH on another connection then takes effect first, as in a
                 // single-threaded broker. It also keeps a flooding publisher from starving
-                // the others. Done before decoding, so the task does not hold a packet
-                // while it waits.
+                // the others. Only when there are any: a yield wakes another worker, which
+                // costs a lone publisher's message more than its routing does. Done before
+                // decoding, so the task does not hold a packet while it waits.
                 if !yielded
                     && self
                         .read_buf
@@ -852,7 +865,10 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                         .is_some_and(|b| b >> 4 == PUBLISH_TYPE)
                 {
                     yielded = true;
-                    tokio::task::yield_now().await;
+                    if session.signals.others_reading() {
+                        // Boxed: rare, and the idle connection's future stays small.
+                        Box::pin(session.signals.wait_for_readers(READERS_FIRST_LIMIT)).await;
+                    }
                 }
                 match self.codec.decode(&mut self.read_buf) {
                     Ok(Some(packet)) => {
@@ -905,8 +921,12 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             Poll::Pending => {}
         }
         if self.held_count() < MAX_HELD {
-            match self.poll_read(cx) {
-                Poll::Ready(Ok(())) => return Poll::Ready(Event::Read),
+            let readiness = session.signals.readiness_waker();
+            match self.poll_read(&mut Context::from_waker(&readiness)) {
+                Poll::Ready(Ok(())) => {
+                    session.signals.reading();
+                    return Poll::Ready(Event::Read);
+                }
                 Poll::Ready(Err(close)) => return Poll::Ready(Event::Closed(close)),
                 Poll::Pending => {}
             }

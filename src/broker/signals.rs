@@ -7,14 +7,22 @@
 //! an idle connection's task counts, ten thousand times over). For the same reason the
 //! keep-alive deadline lives here, checked by the broker's periodic tick, rather than as a
 //! timer in each connection's future.
+//!
+//! The signals also stand between a connection's socket and its task (`readiness_waker`),
+//! counting the connections that have bytes to handle: woken by their sockets, or
+//! handling what they read. A connection about to route a PUBLISH waits for them
+//! (`wait_for_readers`) only when there are any: that keeps SUBSCRIBE-before-PUBLISH
+//! order across connections, and costs a lone publisher nothing (a yield per message
+//! woke another worker thread every time).
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 
 use mq_proto::ReasonCode;
 
@@ -34,16 +42,29 @@ fn clock_ms(at: Instant) -> u64 {
     1 + at.saturating_duration_since(epoch).as_millis() as u64
 }
 
+/// Connections with bytes their tasks have not yet handled: woken by their sockets, or
+/// handling what they read. Process-wide, like the runtime whose tasks it counts.
+static READING: AtomicUsize = AtomicUsize::new(0);
+/// Connections in `wait_for_readers`, woken through `READERS_DONE` when `READING` drops;
+/// counted so that a drop with no one waiting costs no lock.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+static READERS_DONE: Notify = Notify::const_new();
+
 #[derive(Debug, Default)]
 struct SignalState {
     /// A wake-up not yet taken; kept while the task is busy, so none is lost.
     woken: bool,
+    /// Counted in `READING`.
+    reading: bool,
+    /// The socket woke the task since its current poll began: it has more to read, even
+    /// if that poll saw nothing.
+    readable_since_poll: bool,
     kick_reason: Option<ReasonCode>,
     waker: Option<Waker>,
 }
 
 impl ConnectionSignals {
-    pub fn wake(&self) {
+    pub fn wake_up(&self) {
         let waker = {
             let mut state = self.state.lock();
             state.woken = true;
@@ -104,6 +125,77 @@ impl ConnectionSignals {
         deadline != 0 && clock_ms(now) >= deadline
     }
 
+    /// The waker to hand the socket when reading: it marks this connection as reading,
+    /// then wakes the task registered by `poll_kicked`.
+    pub fn readiness_waker(self: &Arc<Self>) -> Waker {
+        Waker::from(Arc::clone(self))
+    }
+
+    /// A poll of the connection's task begins.
+    pub fn poll_begins(&self) {
+        self.state.lock().readable_since_poll = false;
+    }
+
+    /// The task read bytes and handles them now.
+    pub fn reading(&self) {
+        self.state.lock().set_reading(true);
+    }
+
+    /// The task's poll ends with it waiting: it has handled all it could read, unless its
+    /// socket woke it again meanwhile.
+    pub fn read_all(&self) {
+        let mut state = self.state.lock();
+        if !state.readable_since_poll {
+            state.set_reading(false);
+        }
+    }
+
+    /// The connection ends: whatever it had not read is not waited for.
+    pub fn stop_reading(&self) {
+        self.state.lock().set_reading(false);
+    }
+
+    /// This connection is about to route a PUBLISH: it stops counting as reading (two
+    /// publishers must never wait for each other), and learns whether others are, which
+    /// `wait_for_readers` then waits out. With no one else reading (a lone publisher) it
+    /// goes on at once: no yield, no other worker woken.
+    pub fn others_reading(&self) -> bool {
+        let mut state = self.state.lock();
+        state.set_reading(false);
+        READING.load(Ordering::SeqCst) > 0
+    }
+
+    /// Waits, for at most `limit`, until no other connection has bytes to handle: a
+    /// SUBSCRIBE among them that reached the broker just before this connection's PUBLISH
+    /// then takes effect first, as in a single-threaded broker. Parked, not spinning, so
+    /// the worker that must run them is not kept from the CPU. The limit is a safety net:
+    /// every connection counted is runnable and stops counting once it has handled what
+    /// it read or waits here itself.
+    pub async fn wait_for_readers(&self, limit: Duration) {
+        struct Waiting;
+        impl Drop for Waiting {
+            fn drop(&mut self) {
+                WAITING.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        WAITING.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting;
+        let others_reading =
+            || READING.load(Ordering::SeqCst) > usize::from(self.state.lock().reading);
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let mut done = std::pin::pin!(READERS_DONE.notified());
+                // Registered before the check, so a decrement right after it still wakes us.
+                done.as_mut().enable();
+                if !others_reading() {
+                    return;
+                }
+                done.await;
+            }
+        })
+        .await;
+    }
+
     pub async fn kicked(&self) -> ReasonCode {
         poll_fn(|cx| self.poll_kicked(cx)).await
     }
@@ -122,6 +214,48 @@ impl ConnectionSignals {
             }
         })
         .await
+    }
+}
+
+/// The socket's wake-up (see `readiness_waker`).
+impl Wake for ConnectionSignals {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waker = {
+            let mut state = self.state.lock();
+            state.readable_since_poll = true;
+            state.set_reading(true);
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl Drop for ConnectionSignals {
+    fn drop(&mut self) {
+        self.stop_reading();
+    }
+}
+
+impl SignalState {
+    fn set_reading(&mut self, reading: bool) {
+        if std::mem::replace(&mut self.reading, reading) != reading {
+            if reading {
+                READING.fetch_add(1, Ordering::SeqCst);
+            } else {
+                READING.fetch_sub(1, Ordering::SeqCst);
+                // SeqCst on both sides: either this sees the waiter, or the waiter's check
+                // after registering sees this decrement.
+                if WAITING.load(Ordering::SeqCst) > 0 {
+                    READERS_DONE.notify_waiters();
+                }
+            }
+        }
     }
 }
 
@@ -150,8 +284,8 @@ mod tests {
 
         assert!(signals.poll_kicked(&mut cx).is_pending());
         assert!(!signals.take_woken());
-        signals.wake();
-        signals.wake();
+        signals.wake_up();
+        signals.wake_up();
         assert_eq!(
             counter.0.load(Ordering::SeqCst),
             1,
@@ -186,9 +320,68 @@ mod tests {
     }
 
     #[test]
+    fn a_readiness_wake_counts_the_connection_as_reading_until_a_poll_reads_all() {
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let signals = Arc::new(ConnectionSignals::default());
+        assert!(signals.poll_kicked(&mut cx).is_pending());
+
+        signals.readiness_waker().wake_by_ref();
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "the task is woken");
+        assert!(signals.state.lock().reading);
+        signals.poll_begins();
+        signals.reading();
+        signals.read_all();
+        assert!(!signals.state.lock().reading, "read all, waiting again");
+
+        signals.poll_begins();
+        signals.readiness_waker().wake_by_ref();
+        signals.read_all();
+        assert!(
+            signals.state.lock().reading,
+            "woken during the poll: bytes may have come after its last read"
+        );
+        signals.stop_reading();
+        assert!(!signals.state.lock().reading);
+    }
+
+    #[tokio::test]
+    async fn a_publisher_waits_for_the_other_readers_and_not_for_itself() {
+        let publisher = Arc::new(ConnectionSignals::default());
+        let subscriber = Arc::new(ConnectionSignals::default());
+        publisher.reading();
+        subscriber.readiness_waker().wake_by_ref();
+        assert!(
+            publisher.others_reading(),
+            "the subscriber has bytes to handle"
+        );
+        assert!(
+            !publisher.state.lock().reading,
+            "a waiting publisher is not waited for"
+        );
+
+        let limit = std::time::Duration::from_secs(30);
+        let started = Instant::now();
+        let waiting = tokio::spawn({
+            let publisher = publisher.clone();
+            async move { publisher.wait_for_readers(limit).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the subscriber is still reading");
+        subscriber.poll_begins();
+        subscriber.read_all();
+        waiting.await.expect("the wait ends");
+        assert!(
+            started.elapsed() < limit,
+            "ended by the subscriber, not by the limit"
+        );
+    }
+
+    #[test]
     fn a_wake_up_before_the_wait_is_not_lost() {
         let signals = ConnectionSignals::default();
-        signals.wake();
+        signals.wake_up();
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         let mut woken = std::pin::pin!(signals.woken());

@@ -46,7 +46,7 @@ impl Wakes {
         self.0.sort_unstable_by_key(Arc::as_ptr);
         self.0.dedup_by(|a, b| Arc::ptr_eq(a, b));
         for signals in self.0 {
-            signals.wake();
+            signals.wake_up();
         }
     }
 

@@ -122,7 +122,7 @@ impl Local {
                 self.bridge.name, ack.reason_codes
             );
         }
-        self.signals.wake();
+        self.signals.wake_up();
     }
 
     /// Publishes a message into this broker as the bridge: its subscribers get it, the
