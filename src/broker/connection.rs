@@ -120,6 +120,8 @@ struct Connection<S> {
     acks: Vec<(PacketId, Awaiting)>,
     /// Traffic counted since the last flush, added to the shared counters in one go.
     tally: Tally,
+    /// The PUBLISHes of this read woke other connections (see the session loop).
+    woke_subscribers: bool,
 }
 
 /// Packets waiting for the store to commit the changes they acknowledge.
@@ -273,6 +275,7 @@ where
         held: None,
         acks: Vec::new(),
         tally: Tally::default(),
+        woke_subscribers: false,
     };
     let arrival = Box::new(Arrival {
         peer,
@@ -886,6 +889,12 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             if received {
                 session.keep_alive_from(std::time::Instant::now());
             }
+            // Deliver, then acknowledge, as Mosquitto does: the subscribers this read woke
+            // wait in this worker's queue, and a yield lets them write before the PUBACK
+            // goes out, so the acknowledgement's write is not in every delivery's latency.
+            if std::mem::take(&mut self.woke_subscribers) && !self.write_buf.is_empty() {
+                tokio::task::yield_now().await;
+            }
         }
     }
 
@@ -1028,7 +1037,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                 });
                 let (ack, wakes) =
                     result.map_err(|refused| Close::Refused(refused.0, refused.why()))?;
-                wakes.notify();
+                self.woke_subscribers |= wakes.notify();
                 if let Some(ack) = ack {
                     self.send_after(ticket, ack);
                 }

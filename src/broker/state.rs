@@ -40,14 +40,16 @@ struct Link {
 pub struct Wakes(Vec<Arc<ConnectionSignals>>);
 
 impl Wakes {
-    /// Wakes each connection once, however often it was pushed.
-    pub fn notify(mut self) {
+    /// Wakes each connection once, however often it was pushed; true if it woke any.
+    pub fn notify(mut self) -> bool {
         // Sorting, not a search per push: one PUBLISH to n sessions stays O(n log n).
         self.0.sort_unstable_by_key(Arc::as_ptr);
         self.0.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let woke = !self.0.is_empty();
         for signals in self.0 {
             signals.wake_up();
         }
+        woke
     }
 
     fn push(&mut self, signals: &Arc<ConnectionSignals>) {
