@@ -162,7 +162,7 @@ impl ConnectionSignals {
     pub fn others_reading(&self) -> bool {
         let mut state = self.state.lock();
         state.set_reading(false);
-        READING.load(Ordering::SeqCst) > 0
+        state.others_reading()
     }
 
     /// Waits, for at most `limit`, until no other connection has bytes to handle: a
@@ -180,14 +180,12 @@ impl ConnectionSignals {
         }
         WAITING.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting;
-        let others_reading =
-            || READING.load(Ordering::SeqCst) > usize::from(self.state.lock().reading);
         let _ = tokio::time::timeout(limit, async {
             loop {
                 let mut done = std::pin::pin!(READERS_DONE.notified());
                 // Registered before the check, so a decrement right after it still wakes us.
                 done.as_mut().enable();
-                if !others_reading() {
+                if !self.state.lock().others_reading() {
                     return;
                 }
                 done.await;
@@ -243,6 +241,12 @@ impl Drop for ConnectionSignals {
 }
 
 impl SignalState {
+    /// Whether connections other than this one are counted in `READING` (this one counts
+    /// again if its socket wakes it while it waits).
+    fn others_reading(&self) -> bool {
+        READING.load(Ordering::SeqCst) > usize::from(self.reading)
+    }
+
     fn set_reading(&mut self, reading: bool) {
         if std::mem::replace(&mut self.reading, reading) != reading {
             if reading {
