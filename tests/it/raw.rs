@@ -76,6 +76,18 @@ pub fn publish_packet(topic: &str, qos: QoS, id: u16, retain: bool, payload: &[u
     }
 }
 
+/// A SUBSCRIBE with packet id 1 to `filters`, without properties.
+pub fn subscribe_packet(filters: &[(&str, QoS)]) -> Subscribe {
+    Subscribe {
+        packet_id: pid(1),
+        filters: filters
+            .iter()
+            .map(|(f, q)| (f.to_string(), SubscriptionOptions::new(*q)))
+            .collect(),
+        properties: Properties::default(),
+    }
+}
+
 impl Raw {
     /// A TCP connection that has sent nothing yet; the codec speaks 3.1.1.
     pub async fn tcp(addr: SocketAddr) -> Raw {
@@ -248,15 +260,8 @@ impl Raw {
 
     /// SUBSCRIBE with packet id 1 and the given filters; returns the SUBACK codes.
     pub async fn subscribe(&mut self, filters: &[(&str, QoS)]) -> Vec<ReasonCode> {
-        self.send(&Packet::Subscribe(Subscribe {
-            packet_id: pid(1),
-            filters: filters
-                .iter()
-                .map(|(f, q)| (f.to_string(), SubscriptionOptions::new(*q)))
-                .collect(),
-            properties: Properties::default(),
-        }))
-        .await;
+        self.send(&Packet::Subscribe(subscribe_packet(filters)))
+            .await;
         match self.recv_control().await {
             Packet::SubAck(ack) => {
                 assert_eq!(ack.packet_id, pid(1));

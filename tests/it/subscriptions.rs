@@ -3,11 +3,11 @@
 //! Negative checks use an end marker: one publisher's messages are routed in order into
 //! one subscriber's queue, so everything that matched arrives before the marker does.
 
-use mq_proto::{Packet, Properties, PubResponse, QoS, ReasonCode, Subscribe, SubscriptionOptions};
+use mq_proto::{Packet, PubResponse, QoS, ReasonCode};
 
 use crate::clients::Mqtt;
 use crate::harness::Broker;
-use crate::raw::{pid, publish_packet, Raw};
+use crate::raw::{publish_packet, subscribe_packet, Raw};
 
 const END: &str = "end/marker";
 
@@ -205,11 +205,10 @@ async fn a_subscribe_just_before_a_publish_on_another_connection_takes_effect_fi
     let mut missed = Vec::new();
     for round in 0..ROUNDS {
         let topic = format!("order/{round}");
-        sub.send(&Packet::Subscribe(Subscribe {
-            packet_id: pid(1),
-            filters: vec![(topic.clone(), SubscriptionOptions::new(QoS::AtMostOnce))],
-            properties: Properties::default(),
-        }))
+        sub.send(&Packet::Subscribe(subscribe_packet(&[(
+            &topic,
+            QoS::AtMostOnce,
+        )])))
         .await;
         publisher
             .send(&Packet::Publish(publish_packet(
