@@ -120,8 +120,9 @@ struct Connection<S> {
     acks: Vec<(PacketId, Awaiting)>,
     /// Traffic counted since the last flush, added to the shared counters in one go.
     tally: Tally,
-    /// The PUBLISHes of this read woke other connections (see the session loop).
-    woke_subscribers: bool,
+    /// A connection the current read's PUBLISHes gave something to send, woken once the
+    /// read is handled (see the session loop). The others are woken at once.
+    deliver_first: Option<Arc<ConnectionSignals>>,
 }
 
 /// Packets waiting for the store to commit the changes they acknowledge.
@@ -275,7 +276,7 @@ where
         held: None,
         acks: Vec::new(),
         tally: Tally::default(),
-        woke_subscribers: false,
+        deliver_first: None,
     };
     let arrival = Box::new(Arrival {
         peer,
@@ -832,6 +833,13 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             self.tally.flush_into(&self.shared.stats);
             let event = poll_fn(|cx| {
                 session.signals.poll_begins();
+                // Deliver, then acknowledge, as Mosquitto does: the subscriber the last
+                // read woke waits in this worker's queue and writes before this task's
+                // PUBACK goes out, so the acknowledgement's write is not in every
+                // delivery's latency. It wakes this task once it has run.
+                if self.wake_subscriber_then(cx.waker()) {
+                    return Poll::Pending;
+                }
                 let event = self.poll_event(cx, session, more);
                 if event.is_pending() {
                     session.signals.read_all();
@@ -853,7 +861,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             }
             let mut yielded = false;
             let mut received = false;
-            loop {
+            let handled = loop {
                 // Before routing the first PUBLISH of this read, let every other connection
                 // with bytes waiting run: a SUBSCRIBE that reached the broker just before
                 // this PUBLISH on another connection then takes effect first, as in a
@@ -879,23 +887,37 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                         received = true;
                         match self.handle(session, packet) {
                             Ok(wants_pull) => pull |= wants_pull,
-                            Err(close) => return close,
+                            Err(close) => break Err(close),
                         }
                     }
-                    Ok(None) => break,
-                    Err(e) => return Close::ProtocolError(e),
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(Close::ProtocolError(e)),
                 }
+            };
+            if let Err(close) = handled {
+                if let Some(subscriber) = self.deliver_first.take() {
+                    subscriber.wake_up();
+                }
+                return close;
             }
             if received {
                 session.keep_alive_from(std::time::Instant::now());
             }
-            // Deliver, then acknowledge, as Mosquitto does: the subscribers this read woke
-            // wait in this worker's queue, and a yield lets them write before the PUBACK
-            // goes out, so the acknowledgement's write is not in every delivery's latency.
-            if std::mem::take(&mut self.woke_subscribers) && !self.write_buf.is_empty() {
-                tokio::task::yield_now().await;
-            }
         }
+    }
+
+    /// Wakes the subscriber the last read gave something to send, if any. If this
+    /// connection has an acknowledgement to send after it, and the subscriber is idle,
+    /// it wakes `then` once it has run; true then.
+    fn wake_subscriber_then(&mut self, then: &std::task::Waker) -> bool {
+        let Some(subscriber) = self.deliver_first.take() else {
+            return false;
+        };
+        if self.write_buf.is_empty() {
+            subscriber.wake_up();
+            return false;
+        }
+        subscriber.wake_up_then(then)
     }
 
     /// What the session loop waits for, in order: a kick (takeover, shutdown, or the
@@ -1037,7 +1059,11 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                 });
                 let (ack, wakes) =
                     result.map_err(|refused| Close::Refused(refused.0, refused.why()))?;
-                self.woke_subscribers |= wakes.notify();
+                if let Some(last) = wakes.notify_all_but_last() {
+                    if let Some(earlier) = self.deliver_first.replace(last) {
+                        earlier.wake_up();
+                    }
+                }
                 if let Some(ack) = ack {
                     self.send_after(ticket, ack);
                 }

@@ -14,6 +14,10 @@
 //! (`wait_for_readers`) only when there are any: that keeps SUBSCRIBE-before-PUBLISH
 //! order across connections, and costs a lone publisher nothing (a yield per message
 //! woke another worker thread every time).
+//!
+//! Last, they let a publisher wait for a subscriber it woke (`wake_up_then`): the
+//! subscriber's next poll wakes it, so the delivery is written before the publisher's
+//! acknowledgement, with no other worker woken.
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -59,6 +63,12 @@ struct SignalState {
     /// The socket woke the task since its current poll began: it has more to read, even
     /// if that poll saw nothing.
     readable_since_poll: bool,
+    /// The task waits in its session loop, `waker` registered there: a wake-up is sure to
+    /// poll it there next, which `poll_begins` marks.
+    idle: bool,
+    /// A publisher waiting for this connection to take its deliveries before it sends its
+    /// own acknowledgement (`wake_up_then`); woken when this task's next poll begins.
+    wake_after_poll: Option<Waker>,
     kick_reason: Option<ReasonCode>,
     waker: Option<Waker>,
 }
@@ -73,6 +83,28 @@ impl ConnectionSignals {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// Wakes the connection like `wake_up`, and, if its task is idle in its session loop,
+    /// has it wake `then` once its poll begins. True if it will: the caller may wait for
+    /// that wake-up. Woken on the same worker, the task waits in its LIFO slot and runs
+    /// next, so a publisher that returns `Pending` here lets its subscriber write first
+    /// with no other worker woken (a `yield_now` woke one every time).
+    pub fn wake_up_then(&self, then: &Waker) -> bool {
+        let (waker, handed) = {
+            let mut state = self.state.lock();
+            state.woken = true;
+            let waker = state.waker.take();
+            let handed = waker.is_some() && state.idle && state.wake_after_poll.is_none();
+            if handed {
+                state.wake_after_poll = Some(then.clone());
+            }
+            (waker, handed)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        handed
     }
 
     pub fn kick(&self, reason: ReasonCode) {
@@ -133,7 +165,15 @@ impl ConnectionSignals {
 
     /// A poll of the connection's task begins.
     pub fn poll_begins(&self) {
-        self.state.lock().readable_since_poll = false;
+        let after_poll = {
+            let mut state = self.state.lock();
+            state.readable_since_poll = false;
+            state.idle = false;
+            state.wake_after_poll.take()
+        };
+        if let Some(waker) = after_poll {
+            waker.wake();
+        }
     }
 
     /// The task read bytes and handles them now.
@@ -145,14 +185,24 @@ impl ConnectionSignals {
     /// socket woke it again meanwhile.
     pub fn read_all(&self) {
         let mut state = self.state.lock();
+        state.idle = true;
         if !state.readable_since_poll {
             state.set_reading(false);
         }
     }
 
-    /// The connection ends: whatever it had not read is not waited for.
+    /// The connection ends: whatever it had not read is not waited for, and no publisher
+    /// waits for its next poll.
     pub fn stop_reading(&self) {
-        self.state.lock().set_reading(false);
+        let after_poll = {
+            let mut state = self.state.lock();
+            state.set_reading(false);
+            state.idle = false;
+            state.wake_after_poll.take()
+        };
+        if let Some(waker) = after_poll {
+            waker.wake();
+        }
     }
 
     /// This connection is about to route a PUBLISH: it stops counting as reading (two
@@ -379,6 +429,54 @@ mod tests {
         assert!(
             started.elapsed() < limit,
             "ended by the subscriber, not by the limit"
+        );
+    }
+
+    #[test]
+    fn a_publisher_handed_to_an_idle_subscriber_is_woken_when_it_runs_or_ends() {
+        let task = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let task_waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let publisher = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let publisher_waker = Waker::from(publisher.clone());
+        let subscriber = ConnectionSignals::default();
+        let wait_idle = |cx: &mut Context<'_>| {
+            subscriber.poll_begins();
+            assert!(subscriber.poll_kicked(cx).is_pending());
+            subscriber.read_all();
+        };
+
+        // Registered, but its poll has not ended: it may be running elsewhere.
+        assert!(subscriber.poll_kicked(&mut cx).is_pending());
+        assert!(!subscriber.wake_up_then(&publisher_waker), "not idle");
+        assert!(subscriber.take_woken(), "woken all the same");
+
+        wait_idle(&mut cx);
+        assert!(subscriber.wake_up_then(&publisher_waker), "idle: handed");
+        assert_eq!(task.0.load(Ordering::SeqCst), 2, "the subscriber is woken");
+        assert!(
+            !subscriber.wake_up_then(&publisher_waker),
+            "already woken: its next poll is not sure to come after this"
+        );
+        assert_eq!(publisher.0.load(Ordering::SeqCst), 0);
+        subscriber.poll_begins();
+        assert_eq!(publisher.0.load(Ordering::SeqCst), 1, "woken as it runs");
+        subscriber.poll_begins();
+        assert_eq!(publisher.0.load(Ordering::SeqCst), 1, "once");
+
+        wait_idle(&mut cx);
+        assert!(subscriber.wake_up_then(&publisher_waker));
+        subscriber.stop_reading();
+        assert_eq!(
+            publisher.0.load(Ordering::SeqCst),
+            2,
+            "a connection that ends does not keep the publisher waiting"
+        );
+        wait_idle(&mut cx);
+        subscriber.stop_reading();
+        assert!(
+            !subscriber.wake_up_then(&publisher_waker),
+            "ended: not idle"
         );
     }
 
