@@ -160,6 +160,14 @@ struct Established {
     expiry_was_zero: bool,
 }
 
+impl Drop for Established {
+    /// Nothing waits on a connection that is gone: other publishers for its reading to
+    /// end, or for its next poll.
+    fn drop(&mut self) {
+        self.signals.stop_reading();
+    }
+}
+
 impl Established {
     /// [MQTT-3.1.2-24] one and a half times the Keep Alive without a packet ends the
     /// connection: the broker's tick kicks it (`BrokerState::tick`).
@@ -291,6 +299,7 @@ where
             return;
         };
         let close = connection.session_loop(&session).await;
+        // Now, not after the goodbye (`Established`'s drop is for a task dropped mid-session).
         session.signals.stop_reading();
         Box::pin(connection.end_session(session, close)).await;
     }
@@ -833,13 +842,6 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             self.tally.flush_into(&self.shared.stats);
             let event = poll_fn(|cx| {
                 session.signals.poll_begins();
-                // Deliver, then acknowledge, as Mosquitto does: the subscriber the last
-                // read woke waits in this worker's queue and writes before this task's
-                // PUBACK goes out, so the acknowledgement's write is not in every
-                // delivery's latency. It wakes this task once it has run.
-                if self.wake_subscriber_then(cx.waker()) {
-                    return Poll::Pending;
-                }
                 let event = self.poll_event(cx, session, more);
                 if event.is_pending() {
                     session.signals.read_all();
@@ -921,10 +923,10 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
     }
 
     /// What the session loop waits for, in order: a kick (takeover, shutdown, or the
-    /// keep-alive deadline passed); the write buffer going out (nothing is read while it
-    /// cannot: a peer that stops reading stops being read from); the store committing held
-    /// acknowledgements; bytes from the peer; a wake-up from the shared state; more
-    /// deliveries (`more`).
+    /// keep-alive deadline passed); the subscriber the last read woke, once; the write
+    /// buffer going out (nothing is read while it cannot: a peer that stops reading stops
+    /// being read from); the store committing held acknowledgements; bytes from the peer;
+    /// a wake-up from the shared state; more deliveries (`more`).
     fn poll_event(
         &mut self,
         cx: &mut Context<'_>,
@@ -937,6 +939,13 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             }
             Poll::Ready(reason) => return Poll::Ready(Event::Closed(Close::Kicked(reason))),
             Poll::Pending => {}
+        }
+        // Deliver, then acknowledge, as Mosquitto does: the subscriber the last read woke
+        // waits in this worker's queue and writes before this task's PUBACK goes out, so
+        // the acknowledgement's write is not in every delivery's latency. Its next poll
+        // wakes this task.
+        if self.wake_subscriber_then(cx.waker()) {
+            return Poll::Pending;
         }
         match self.poll_write(cx) {
             Poll::Ready(Ok(())) => {}

@@ -66,9 +66,10 @@ struct SignalState {
     /// The task waits in its session loop, `waker` registered there: a wake-up is sure to
     /// poll it there next, which `poll_begins` marks.
     idle: bool,
-    /// A publisher waiting for this connection to take its deliveries before it sends its
-    /// own acknowledgement (`wake_up_then`); woken when this task's next poll begins.
-    wake_after_poll: Option<Waker>,
+    /// `waker` is a publisher's, waiting for this task to take its deliveries before it
+    /// sends its own acknowledgement (`wake_up_then`); this task has been woken already.
+    /// The slot is shared, not a second one, to keep every connection's signals small.
+    handed_off: bool,
     kick_reason: Option<ReasonCode>,
     waker: Option<Waker>,
 }
@@ -78,7 +79,7 @@ impl ConnectionSignals {
         let waker = {
             let mut state = self.state.lock();
             state.woken = true;
-            state.waker.take()
+            state.task_waker()
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -94,10 +95,11 @@ impl ConnectionSignals {
         let (waker, handed) = {
             let mut state = self.state.lock();
             state.woken = true;
-            let waker = state.waker.take();
-            let handed = waker.is_some() && state.idle && state.wake_after_poll.is_none();
+            let waker = state.task_waker();
+            let handed = waker.is_some() && state.idle;
             if handed {
-                state.wake_after_poll = Some(then.clone());
+                state.waker = Some(then.clone());
+                state.handed_off = true;
             }
             (waker, handed)
         };
@@ -111,7 +113,7 @@ impl ConnectionSignals {
         let waker = {
             let mut state = self.state.lock();
             state.kick_reason.get_or_insert(reason);
-            state.waker.take()
+            state.task_waker()
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -127,17 +129,26 @@ impl ConnectionSignals {
     /// The kick, if there was one; otherwise the task is woken by the next wake-up or kick.
     pub fn poll_kicked(&self, cx: &mut Context<'_>) -> Poll<ReasonCode> {
         let mut state = self.state.lock();
-        if let Some(reason) = state.kick_reason {
-            return Poll::Ready(reason);
+        // Outside the session loop (`woken`, `kicked`), no `poll_begins` released it.
+        let publisher = state.release_handed_off();
+        let kicked = match state.kick_reason {
+            Some(reason) => Poll::Ready(reason),
+            None => {
+                if !state
+                    .waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    state.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        };
+        drop(state);
+        if let Some(waker) = publisher {
+            waker.wake();
         }
-        if !state
-            .waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            state.waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
+        kicked
     }
 
     /// Takes the pending wake-up, if any. Call after `poll_kicked` in the same poll, which
@@ -165,13 +176,13 @@ impl ConnectionSignals {
 
     /// A poll of the connection's task begins.
     pub fn poll_begins(&self) {
-        let after_poll = {
+        let publisher = {
             let mut state = self.state.lock();
             state.readable_since_poll = false;
             state.idle = false;
-            state.wake_after_poll.take()
+            state.release_handed_off()
         };
-        if let Some(waker) = after_poll {
+        if let Some(waker) = publisher {
             waker.wake();
         }
     }
@@ -194,13 +205,13 @@ impl ConnectionSignals {
     /// The connection ends: whatever it had not read is not waited for, and no publisher
     /// waits for its next poll.
     pub fn stop_reading(&self) {
-        let after_poll = {
+        let publisher = {
             let mut state = self.state.lock();
             state.set_reading(false);
             state.idle = false;
-            state.wake_after_poll.take()
+            state.release_handed_off()
         };
-        if let Some(waker) = after_poll {
+        if let Some(waker) = publisher {
             waker.wake();
         }
     }
@@ -276,7 +287,7 @@ impl Wake for ConnectionSignals {
             let mut state = self.state.lock();
             state.readable_since_poll = true;
             state.set_reading(true);
-            state.waker.take()
+            state.task_waker()
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -291,6 +302,25 @@ impl Drop for ConnectionSignals {
 }
 
 impl SignalState {
+    /// The task's waker, to wake it; none while it holds a publisher's (`handed_off`): the
+    /// task has been woken already, and that waker is for `release_handed_off`.
+    fn task_waker(&mut self) -> Option<Waker> {
+        if self.handed_off {
+            None
+        } else {
+            self.waker.take()
+        }
+    }
+
+    /// The publisher waiting on this task, if any, to wake now that the task runs or ends.
+    fn release_handed_off(&mut self) -> Option<Waker> {
+        if std::mem::take(&mut self.handed_off) {
+            self.waker.take()
+        } else {
+            None
+        }
+    }
+
     /// Whether connections other than this one are counted in `READING` (this one counts
     /// again if its socket wakes it while it waits).
     fn others_reading(&self) -> bool {
@@ -358,6 +388,12 @@ mod tests {
             "the first kick's reason is kept"
         );
         assert!(signals.is_kicked());
+    }
+
+    #[test]
+    fn a_connections_signals_stay_small() {
+        // Ten thousand idle connections each hold one (the hand-off shares the waker slot).
+        assert!(std::mem::size_of::<ConnectionSignals>() <= 56);
     }
 
     #[test]
@@ -439,7 +475,7 @@ mod tests {
         let mut cx = Context::from_waker(&task_waker);
         let publisher = Arc::new(CountingWaker(AtomicUsize::new(0)));
         let publisher_waker = Waker::from(publisher.clone());
-        let subscriber = ConnectionSignals::default();
+        let subscriber = Arc::new(ConnectionSignals::default());
         let wait_idle = |cx: &mut Context<'_>| {
             subscriber.poll_begins();
             assert!(subscriber.poll_kicked(cx).is_pending());
@@ -458,7 +494,16 @@ mod tests {
             !subscriber.wake_up_then(&publisher_waker),
             "already woken: its next poll is not sure to come after this"
         );
-        assert_eq!(publisher.0.load(Ordering::SeqCst), 0);
+        subscriber.wake_up();
+        subscriber.readiness_waker().wake_by_ref();
+        assert_eq!(
+            (
+                task.0.load(Ordering::SeqCst),
+                publisher.0.load(Ordering::SeqCst)
+            ),
+            (2, 0),
+            "woken already: later wake-ups leave the publisher waiting"
+        );
         subscriber.poll_begins();
         assert_eq!(publisher.0.load(Ordering::SeqCst), 1, "woken as it runs");
         subscriber.poll_begins();
