@@ -14,14 +14,9 @@ trap 'kill "${broker_pid:-0}" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
 "$mq" passwd -c -b "$dir/users.pw" probe probe-secret
 "$mq" passwd -b "$dir/users.pw" storm storm-secret
-"$mq" broker -p 0 --persistence off --password-file "$dir/users.pw" >"$dir/broker.out" 2>"$dir/broker.err" &
-broker_pid=$!
-for _ in $(seq 100); do
-    port="$(sed -n 's#^mq broker listening on mqtt://127.0.0.1:\([0-9]*\)$#\1#p' "$dir/broker.out" | head -n 1)"
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] || { echo "broker did not start" >&2; exit 1; }
+# shellcheck source=benches/start_broker.sh
+. "$(dirname "${BASH_SOURCE[0]}")/start_broker.sh"
+start_broker "$mq" "$dir" "$dir/broker.err" --persistence off --password-file "$dir/users.pw"
 
 probe() {
     "$mq" bench latency -p "$port" -q 1 --rate 1000 -n 10000 --duration 30s \

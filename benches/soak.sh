@@ -23,15 +23,9 @@ dir="$(mktemp -d)"
 pids=()
 trap 'for p in "${pids[@]}" "${broker_pid:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 
-"$mq" broker -p 0 --sys-interval 10 "${broker_args[@]}" >"$dir/broker.out" 2>"$out/broker.err" &
-broker_pid=$!
-port=""
-for _ in $(seq 200); do
-    port="$(sed -n 's#^mq broker listening on mqtt://127.0.0.1:\([0-9]*\)$#\1#p' "$dir/broker.out" | head -n 1)"
-    [ -n "$port" ] && break
-    sleep 0.05
-done
-[ -n "$port" ] || { echo "soak: the broker did not start" >&2; exit 1; }
+# shellcheck source=benches/start_broker.sh
+. benches/start_broker.sh
+start_broker "$mq" "$dir" "$out/broker.err" --sys-interval 10 "${broker_args[@]}"
 echo "soak: mq broker on port $port (pid $broker_pid), ${minutes} min, sampling every ${sample} s into $out/soak.csv"
 
 seconds=$((minutes * 60))
