@@ -1,6 +1,7 @@
 # Sourced by the bench scripts: starts `mq broker -p 0 ARGS...` in the background, its
-# stdout in DIR/broker.out and its stderr in ERR, and waits (up to 10 s) for the port it
-# reports (giving up at once if it exits). Sets `broker_pid` and `port`; the caller's EXIT trap stops the broker.
+# stdout in DIR/broker.out and its stderr in ERR, and waits (up to 10 s, less if it
+# exits) for the port it reports. Sets `broker_pid` and `port`; the caller's EXIT trap
+# stops the broker.
 #
 #   start_broker MQ DIR ERR ARGS...
 start_broker() {
