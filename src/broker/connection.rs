@@ -147,6 +147,18 @@ impl Held {
 impl<S> Drop for Connection<S> {
     fn drop(&mut self) {
         self.tally.flush_into(&self.shared.stats);
+        // A task dropped mid-session (`session_over` does this for every other end).
+        self.wake_delivery_owed();
+    }
+}
+
+impl<S> Connection<S> {
+    /// Wakes the subscriber the last read gave something to send, if that wake-up is
+    /// still owed: however the session ends, its deliveries must not wait for another.
+    fn wake_delivery_owed(&mut self) {
+        if let Some(subscriber) = self.deliver_first.take() {
+            subscriber.wake_up();
+        }
     }
 }
 
@@ -299,8 +311,7 @@ where
             return;
         };
         let close = connection.session_loop(&session).await;
-        // Now, not after the goodbye (`Established`'s drop is for a task dropped mid-session).
-        session.signals.stop_reading();
+        connection.session_over(&session);
         Box::pin(connection.end_session(session, close)).await;
     }
 }
@@ -863,7 +874,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             }
             let mut yielded = false;
             let mut received = false;
-            let handled = loop {
+            loop {
                 // Before routing the first PUBLISH of this read, let every other connection
                 // with bytes waiting run: a SUBSCRIBE that reached the broker just before
                 // this PUBLISH on another connection then takes effect first, as in a
@@ -889,23 +900,26 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                         received = true;
                         match self.handle(session, packet) {
                             Ok(wants_pull) => pull |= wants_pull,
-                            Err(close) => break Err(close),
+                            Err(close) => return close,
                         }
                     }
-                    Ok(None) => break Ok(()),
-                    Err(e) => break Err(Close::ProtocolError(e)),
+                    Ok(None) => break,
+                    Err(e) => return Close::ProtocolError(e),
                 }
-            };
-            if let Err(close) = handled {
-                if let Some(subscriber) = self.deliver_first.take() {
-                    subscriber.wake_up();
-                }
-                return close;
             }
             if received {
                 session.keep_alive_from(std::time::Instant::now());
             }
         }
+    }
+
+    /// The session loop has ended, by any of its returns (a kick is seen before the
+    /// subscriber the last read woke is): the wake-up that subscriber is owed goes out, and
+    /// no other connection waits for this one. Now, not after the goodbye (`Established`'s
+    /// drop is for a task dropped mid-session).
+    fn session_over(&mut self, session: &Established) {
+        self.wake_delivery_owed();
+        session.signals.stop_reading();
     }
 
     /// Wakes the subscriber the last read gave something to send, if any. If this
