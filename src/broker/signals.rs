@@ -129,7 +129,9 @@ impl ConnectionSignals {
     /// The kick, if there was one; otherwise the task is woken by the next wake-up or kick.
     pub fn poll_kicked(&self, cx: &mut Context<'_>) -> Poll<ReasonCode> {
         let mut state = self.state.lock();
-        // Outside the session loop (`woken`, `kicked`), no `poll_begins` released it.
+        // `poll_begins` has released a publisher by now in the session loop, and one is
+        // handed off only there; released here too, so that no path that registers this
+        // task's waker can ever drop a publisher's unwoken.
         let publisher = state.release_handed_off();
         let kicked = match state.kick_reason {
             Some(reason) => Poll::Ready(reason),

@@ -42,27 +42,22 @@ pub struct Wakes(Vec<Arc<ConnectionSignals>>);
 impl Wakes {
     /// Wakes each connection once, however often it was pushed.
     pub fn notify(self) {
-        for signals in self.unique() {
-            signals.wake_up();
+        if let Some(last) = self.notify_all_but_last() {
+            last.wake_up();
         }
     }
 
     /// Wakes each connection once but the last, which it returns for the caller to wake
     /// (see `ConnectionSignals::wake_up_then`).
-    pub fn notify_all_but_last(self) -> Option<Arc<ConnectionSignals>> {
-        let mut unique = self.unique();
-        let last = unique.pop();
-        for signals in unique {
-            signals.wake_up();
-        }
-        last
-    }
-
-    fn unique(mut self) -> Vec<Arc<ConnectionSignals>> {
+    pub fn notify_all_but_last(mut self) -> Option<Arc<ConnectionSignals>> {
         // Sorting, not a search per push: one PUBLISH to n sessions stays O(n log n).
         self.0.sort_unstable_by_key(Arc::as_ptr);
         self.0.dedup_by(|a, b| Arc::ptr_eq(a, b));
-        self.0
+        let last = self.0.pop();
+        for signals in self.0 {
+            signals.wake_up();
+        }
+        last
     }
 
     fn push(&mut self, signals: &Arc<ConnectionSignals>) {
