@@ -29,7 +29,62 @@ impl BuildHasher for LevelHasher {
     }
 }
 
-type Children = HashMap<Box<str>, Node, LevelHasher>;
+/// A node's children. `+` and `#` have fields of their own: a match looks for both at
+/// every level it visits, and a field costs no hash.
+#[derive(Debug, Default)]
+struct Children {
+    named: HashMap<Box<str>, Node, LevelHasher>,
+    plus: Option<Box<Node>>,
+    hash: Option<Box<Node>>,
+}
+
+impl Children {
+    fn get(&self, level: &str) -> Option<&Node> {
+        match level {
+            "+" => self.plus.as_deref(),
+            "#" => self.hash.as_deref(),
+            _ => self.named.get(level),
+        }
+    }
+
+    fn get_mut(&mut self, level: &str) -> Option<&mut Node> {
+        match level {
+            "+" => self.plus.as_deref_mut(),
+            "#" => self.hash.as_deref_mut(),
+            _ => self.named.get_mut(level),
+        }
+    }
+
+    fn get_or_insert(&mut self, level: &str) -> &mut Node {
+        match level {
+            "+" => self.plus.get_or_insert_default(),
+            "#" => self.hash.get_or_insert_default(),
+            _ => self.named.entry(level.into()).or_default(),
+        }
+    }
+
+    fn remove(&mut self, level: &str) {
+        match level {
+            "+" => self.plus = None,
+            "#" => self.hash = None,
+            _ => {
+                self.named.remove(level);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.named.len() + usize::from(self.plus.is_some()) + usize::from(self.hash.is_some())
+    }
+
+    fn into_nodes(self) -> impl Iterator<Item = Node> {
+        let wildcards = [self.plus, self.hash]
+            .into_iter()
+            .flatten()
+            .map(|node| *node);
+        self.named.into_values().chain(wildcards)
+    }
+}
 
 #[derive(Debug, Default)]
 struct Node {
@@ -49,16 +104,13 @@ impl Node {
     }
 
     fn child_or_insert(&mut self, level: &str) -> &mut Node {
-        self.children
-            .get_or_insert_default()
-            .entry(level.into())
-            .or_default()
+        self.children.get_or_insert_default().get_or_insert(level)
     }
 
     fn remove_child(&mut self, level: &str) {
         if let Some(children) = &mut self.children {
             children.remove(level);
-            if children.is_empty() {
+            if children.len() == 0 {
                 self.children = None;
             }
         }
@@ -84,7 +136,7 @@ impl Drop for Node {
     fn drop(&mut self) {
         let mut below: Vec<Box<Children>> = self.children.take().into_iter().collect();
         while let Some(children) = below.pop() {
-            for mut node in children.into_values() {
+            for mut node in children.into_nodes() {
                 below.extend(node.children.take());
             }
         }
@@ -261,8 +313,12 @@ pub struct GroupMatch {
 /// Everyone a PUBLISH goes to.
 #[derive(Debug, Default)]
 pub struct Matches {
-    pub sessions: HashMap<Arc<str>, Match>,
+    /// Each session once.
+    pub sessions: Vec<(Arc<str>, Match)>,
     pub groups: Vec<GroupMatch>,
+    /// Nodes whose own subscribers were added: with more than one, a session may be in
+    /// `sessions` more than once until `merge_sessions`.
+    nodes_added: usize,
 }
 
 #[derive(Debug, Default)]
@@ -333,10 +389,12 @@ impl SubscriptionTree {
     /// subscription group that matches.
     pub fn matches(&self, topic: &str) -> Matches {
         let mut found = Matches::default();
-        let levels: Vec<&str> = topic.split('/').collect();
         // [MQTT-4.7.2-1]: wildcards at the first level do not match `$` topics.
         let dollar = topic.starts_with('$');
-        collect(&self.root, &levels, dollar, &mut found);
+        collect(&self.root, topic, dollar, &mut found);
+        if found.nodes_added > 1 {
+            merge_sessions(&mut found.sessions);
+        }
         found
     }
 }
@@ -393,37 +451,73 @@ fn remove_at(root: &mut Node, levels: &[&str], share: Option<&str>, client_id: &
     removed
 }
 
-/// Adds to `found` every subscription under `root` that matches the Topic Name `levels`.
-/// Depth first with a heap stack, in the order recursion would take: a Topic Name may
-/// have 65,535 levels, too deep for the thread's stack.
-fn collect(root: &Node, levels: &[&str], dollar: bool, found: &mut Matches) {
-    let mut stack = vec![(root, 0, dollar)];
-    while let Some((node, depth, skip_wildcards)) = stack.pop() {
-        if !skip_wildcards {
-            // `#` also matches the parent level ("sport/#" matches "sport").
-            if let Some(hash) = node.child("#") {
-                add(hash, found);
+/// Adds to `found` every subscription under `root` that matches the Topic Name `topic`.
+/// Depth first, in the order recursion would take, with the `+` branches still to visit
+/// on a heap stack: a Topic Name may have 65,535 levels, too deep for the thread's stack.
+/// Each step carries the levels left (`None` once every level is matched).
+fn collect(root: &Node, topic: &str, dollar: bool, found: &mut Matches) {
+    let mut plus_branches = Vec::new();
+    let mut next = Some((root, Some(topic), dollar));
+    while let Some((node, levels_left, skip_wildcards)) =
+        next.take().or_else(|| plus_branches.pop())
+    {
+        let Some(children) = node.children.as_deref() else {
+            if levels_left.is_none() {
+                add(node, found);
             }
-        }
-        let Some(level) = levels.get(depth) else {
-            add(node, found);
             continue;
         };
         if !skip_wildcards {
-            if let Some(plus) = node.child("+") {
-                stack.push((plus, depth + 1, false));
+            // `#` also matches the parent level ("sport/#" matches "sport").
+            if let Some(hash) = children.hash.as_deref() {
+                add(hash, found);
             }
         }
-        if let Some(child) = node.child(level) {
-            stack.push((child, depth + 1, false));
+        let Some(levels) = levels_left else {
+            add(node, found);
+            continue;
+        };
+        let (level, rest) = match levels.split_once('/') {
+            Some((level, rest)) => (level, Some(rest)),
+            None => (levels, None),
+        };
+        if !skip_wildcards {
+            if let Some(plus) = children.plus.as_deref() {
+                plus_branches.push((plus, rest, false));
+            }
         }
+        next = children.named.get(level).map(|child| (child, rest, false));
     }
+}
+
+/// Merges the entries of a session that several subscriptions matched into one: the
+/// highest QoS, and every Subscription Identifier in the order they were found.
+fn merge_sessions(sessions: &mut Vec<(Arc<str>, Match)>) {
+    // Stable, so that each session's identifiers keep their order.
+    sessions.sort_by(|a, b| a.0.cmp(&b.0));
+    sessions.dedup_by(|later, kept| {
+        if later.0 != kept.0 {
+            return false;
+        }
+        let (kept, later) = (&mut kept.1, &mut later.1);
+        kept.qos = kept.qos.max(later.qos);
+        // No Local only holds back the message when every matching subscription asks for it.
+        kept.no_local &= later.no_local;
+        kept.retain_as_published |= later.retain_as_published;
+        kept.subscription_identifiers
+            .append(&mut later.subscription_identifiers);
+        true
+    });
 }
 
 fn add(node: &Node, found: &mut Matches) {
     match &node.subscriptions {
-        Subscriptions::Empty => {}
-        Subscriptions::One(client_id, subscriber) => add_session(client_id, subscriber, found),
+        Subscriptions::Empty => return,
+        Subscriptions::One(client_id, subscriber) => {
+            found
+                .sessions
+                .push((client_id.clone(), subscriber.to_match()));
+        }
         Subscriptions::Several(several) => {
             for group in several.groups.values() {
                 found.groups.push(GroupMatch {
@@ -435,33 +529,13 @@ fn add(node: &Node, found: &mut Matches) {
                         .collect(),
                 });
             }
-            for (client_id, subscriber) in &several.subscribers {
-                add_session(client_id, subscriber, found);
-            }
+            let subscribers = several.subscribers.iter();
+            found
+                .sessions
+                .extend(subscribers.map(|(id, subscriber)| (id.clone(), subscriber.to_match())));
         }
     }
-}
-
-fn add_session(client_id: &Arc<str>, subscriber: &Subscriber, found: &mut Matches) {
-    let options = subscriber.options;
-    let entry = found
-        .sessions
-        .entry(client_id.clone())
-        .or_insert_with(|| Match {
-            qos: options.qos,
-            no_local: options.no_local,
-            retain_as_published: options.retain_as_published,
-            subscription_identifiers: Vec::new(),
-        });
-    if options.qos > entry.qos {
-        entry.qos = options.qos;
-    }
-    // No Local only holds back the message when every matching subscription asks for it.
-    entry.no_local &= options.no_local;
-    entry.retain_as_published |= options.retain_as_published;
-    if let Some(id) = subscriber.identifier {
-        entry.subscription_identifiers.push(id);
-    }
+    found.nodes_added += 1;
 }
 
 #[cfg(test)]
@@ -469,6 +543,18 @@ mod tests {
     use super::*;
     use mq_proto::topic;
     use proptest::prelude::*;
+
+    /// The match for `client_id`, which must be there once.
+    fn session<'a>(found: &'a [(Arc<str>, Match)], client_id: &str) -> &'a Match {
+        let mut of_client = found.iter().filter(|(id, _)| &**id == client_id);
+        let (_, found) = of_client.next().expect("the client matched");
+        assert!(of_client.next().is_none(), "{client_id} matched once");
+        found
+    }
+
+    fn ids(found: &[(Arc<str>, Match)]) -> Vec<&str> {
+        found.iter().map(|(id, _)| &**id).collect()
+    }
 
     fn tree(subs: &[(&str, &str, QoS)]) -> SubscriptionTree {
         let mut t = SubscriptionTree::default();
@@ -492,7 +578,7 @@ mod tests {
         ]);
         let found = t.matches("a/b").sessions;
         assert_eq!(found.len(), 1);
-        assert_eq!(found["c"].qos, QoS::ExactlyOnce);
+        assert_eq!(session(&found, "c").qos, QoS::ExactlyOnce);
     }
 
     #[test]
@@ -555,7 +641,7 @@ mod tests {
             ("c", "$SYS/#", QoS::AtMostOnce),
         ]);
         let found = t.matches("$SYS/x").sessions;
-        assert_eq!(found.keys().map(|k| &**k).collect::<Vec<_>>(), vec!["c"]);
+        assert_eq!(ids(&found), vec!["c"]);
     }
 
     #[test]
@@ -621,12 +707,10 @@ mod tests {
         assert!(!t.insert("b", "d".into(), again, Some(8)));
         assert_eq!(t.len(), 3);
         let found = t.matches("a").sessions;
-        assert_eq!(found["c"].qos, QoS::ExactlyOnce);
-        assert_eq!(found["c"].subscription_identifiers, vec![7]);
-        assert_eq!(
-            t.matches("b").sessions["d"].subscription_identifiers,
-            vec![8]
-        );
+        assert_eq!(session(&found, "c").qos, QoS::ExactlyOnce);
+        assert_eq!(session(&found, "c").subscription_identifiers, vec![7]);
+        let found = t.matches("b").sessions;
+        assert_eq!(session(&found, "d").subscription_identifiers, vec![8]);
     }
 
     #[test]
@@ -647,7 +731,7 @@ mod tests {
             matches!(&x.subscriptions, Subscriptions::One(id, _) if &**id == "b"),
             "one subscriber left is held inline again"
         );
-        assert_eq!(t.matches("x").sessions["b"].qos, QoS::AtLeastOnce);
+        assert_eq!(session(&t.matches("x").sessions, "b").qos, QoS::AtLeastOnce);
         assert!(t.remove("x", "b"));
         assert!(t.root.is_empty());
     }
@@ -668,26 +752,42 @@ mod tests {
     }
 
     proptest! {
-        /// The tree agrees with the one-filter matcher on random names and filters.
+        /// The tree agrees with the one-filter matcher on random names and filters, with
+        /// clients that hold several of the filters: each matching client once, at the
+        /// highest QoS of its matching subscriptions, with all of their identifiers.
         #[test]
         fn tree_agrees_with_the_naive_matcher(
             filters in prop::collection::vec(filter_strategy(), 1..12),
             topics in prop::collection::vec(topic_strategy(), 1..12),
         ) {
+            let qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce];
             let mut t = SubscriptionTree::default();
+            // What each client holds: a filter subscribed again replaces the first.
+            let mut held = std::collections::BTreeMap::new();
             for (i, f) in filters.iter().enumerate() {
-                t.insert(f, format!("c{i}").into(), SubscriptionOptions::new(QoS::AtMostOnce), None);
+                let (client, qos, id) = (format!("c{}", i % 3), qos[i / 3 % 3], i as u32 + 1);
+                t.insert(f, client.as_str().into(), SubscriptionOptions::new(qos), Some(id));
+                held.insert((client, f.clone()), (qos, id));
             }
             for topic_name in &topics {
-                let mut expected: Vec<String> = filters
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| topic::matches(f, topic_name))
-                    .map(|(i, _)| format!("c{i}"))
-                    .collect();
-                expected.sort();
-                let mut actual: Vec<String> = t.matches(topic_name).sessions.keys().map(|k| k.to_string()).collect();
-                actual.sort();
+                let mut expected = std::collections::BTreeMap::new();
+                for ((client, f), (qos, id)) in &held {
+                    if topic::matches(f, topic_name) {
+                        let entry = expected.entry(client.clone()).or_insert((*qos, Vec::new()));
+                        entry.0 = entry.0.max(*qos);
+                        entry.1.push(*id);
+                    }
+                }
+                let mut actual = std::collections::BTreeMap::new();
+                for (client, found) in t.matches(topic_name).sessions {
+                    let mut ids = found.subscription_identifiers;
+                    ids.sort();
+                    let again = actual.insert(client.to_string(), (found.qos, ids));
+                    prop_assert!(again.is_none(), "{} matched twice on {:?}", client, topic_name);
+                }
+                for ids in expected.values_mut() {
+                    ids.1.sort();
+                }
                 prop_assert_eq!(actual, expected, "topic {:?}", topic_name);
             }
         }
