@@ -1004,16 +1004,16 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
     fn pull_deliveries(&mut self, client_id: &str, signals: &ConnectionSignals) -> bool {
         let mut acks = std::mem::take(&mut self.acks);
         let (batch, ticket) = self.locked(|state| {
-            apply_acks(state, client_id, &mut acks);
             let mut batch: Vec<Publish> = Vec::new();
+            let session = state.session_mut(client_id);
+            let Some(session) = apply_acks(session, client_id, &mut acks) else {
+                return batch;
+            };
             // A connection taken over must not pull from the session its successor now owns:
             // what it took would sit in flight, sent to a dead socket and not resent.
             if signals.is_kicked() {
                 return batch;
             }
-            let Some(session) = state.session_mut(client_id) else {
-                return batch;
-            };
             let now = std::time::Instant::now();
             let mut bytes = 0;
             while bytes < WRITE_BATCH_BYTES {
@@ -1272,7 +1272,9 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             return;
         }
         let mut acks = std::mem::take(&mut self.acks);
-        self.locked(|state| apply_acks(state, client_id, &mut acks));
+        self.locked(|state| {
+            apply_acks(state.session_mut(client_id), client_id, &mut acks);
+        });
         self.acks = acks;
     }
 
@@ -1286,14 +1288,16 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
     }
 }
 
-/// Applies PUBACKs and PUBCOMPs to the client's session in the order they came, and
-/// empties `acks`.
-fn apply_acks(state: &mut BrokerState, client_id: &str, acks: &mut Vec<(PacketId, Awaiting)>) {
-    let Some(session) = state.session_mut(client_id) else {
-        acks.clear();
-        return;
-    };
-    for (id, awaiting) in acks.drain(..) {
+/// Applies PUBACKs and PUBCOMPs to the client's session in the order they came, empties
+/// `acks`, and gives the session back for more work under the same lookup.
+fn apply_acks<'a>(
+    session: Option<&'a mut Session>,
+    client_id: &str,
+    acks: &mut Vec<(PacketId, Awaiting)>,
+) -> Option<&'a mut Session> {
+    let acks = acks.drain(..);
+    let session = session?;
+    for (id, awaiting) in acks {
         let known = match awaiting {
             Awaiting::PubAck => session.on_puback(id),
             _ => session.on_pubcomp(id),
@@ -1302,4 +1306,5 @@ fn apply_acks(state: &mut BrokerState, client_id: &str, acks: &mut Vec<(PacketId
             debug!("{client_id}: {awaiting:?} answered by unknown packet id {id}");
         }
     }
+    Some(session)
 }
