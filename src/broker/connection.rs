@@ -191,6 +191,76 @@ impl Established {
     }
 }
 
+/// One read buffer per worker thread, lent to the connection that reads next on it. What
+/// a broker keeps of a packet it copies out of the read buffer (a message's topic and
+/// payload), so once a connection has nothing half-read its buffer is usually no longer
+/// shared and goes back here: reads reuse one allocation instead of making and freeing a
+/// buffer each, and an idle connection still holds none.
+mod spare_read_buffer {
+    use std::cell::Cell;
+
+    use bytes::BytesMut;
+
+    use super::{READ_CHUNK, READ_START};
+
+    thread_local! {
+        static SPARE: Cell<Option<BytesMut>> = const { Cell::new(None) };
+    }
+
+    /// The thread's spare buffer, or an empty one (which allocates when reserved).
+    pub(super) fn lend() -> BytesMut {
+        SPARE.with(Cell::take).unwrap_or_default()
+    }
+
+    /// Keeps `buffer` as the thread's spare if it is empty, no longer shared with
+    /// anything decoded from it, and not a large packet's; drops it otherwise.
+    pub(super) fn give_back(mut buffer: BytesMut) {
+        if buffer.is_empty() && buffer.try_reclaim(READ_START) && buffer.capacity() <= READ_CHUNK {
+            SPARE.with(|spare| spare.set(Some(buffer)));
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Fills a buffer lent from the spare with one packet and splits it off, as
+        /// decoding does; returns the packet and what is left of the buffer.
+        fn read_one_packet() -> (bytes::Bytes, BytesMut) {
+            let mut buffer = lend();
+            buffer.reserve(READ_START);
+            buffer.extend_from_slice(b"packet");
+            (buffer.split_to(6).freeze(), buffer)
+        }
+
+        #[test]
+        fn a_buffer_comes_back_once_nothing_decoded_from_it_is_held() {
+            let (packet, rest) = read_one_packet();
+            let memory = packet.as_ptr();
+            drop(packet);
+            give_back(rest);
+            let again = lend();
+            assert_eq!(
+                again.as_ptr(),
+                memory,
+                "the same allocation, from its start"
+            );
+            assert!(again.capacity() >= READ_START);
+
+            let (packet, rest) = read_one_packet();
+            give_back(rest);
+            assert_eq!(lend().capacity(), 0, "a buffer still shared is not kept");
+            assert_eq!(&packet[..], b"packet");
+
+            let mut large = BytesMut::with_capacity(4 * READ_CHUNK);
+            large.extend_from_slice(b"x");
+            large.clear();
+            give_back(large);
+            assert_eq!(lend().capacity(), 0, "a large packet's buffer is not kept");
+        }
+    }
+}
+
 /// What woke the session loop.
 enum Event {
     /// Bytes arrived in the read buffer.
@@ -439,16 +509,20 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
 
     /// Reads what the socket has into the read buffer, reserving no more than the pending
     /// packet needs; `Close::Lost` at end of stream. When nothing is half-read and nothing
-    /// has arrived, the buffer goes back: an idle connection holds none.
+    /// has arrived, the buffer goes back to the thread's spare: an idle connection holds
+    /// none.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Close>> {
         if self.read_buf.is_empty() {
             match self.stream.poll_read_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Close::lost("read", e))),
                 Poll::Pending => {
-                    self.read_buf = BytesMut::new();
+                    spare_read_buffer::give_back(std::mem::take(&mut self.read_buf));
                     return Poll::Pending;
                 }
+            }
+            if self.read_buf.capacity() == 0 {
+                self.read_buf = spare_read_buffer::lend();
             }
         }
         let needed = self.codec.bytes_needed(&self.read_buf).unwrap_or(0);
