@@ -23,7 +23,7 @@ use super::persist::Recovered;
 use super::retained::RetainedStore;
 use super::session::{Enqueued, InboundQoS2, PeerLimits, Session, SessionExpiry};
 use super::signals::ConnectionSignals;
-use super::store::SessionStore;
+use super::store::{Due, SessionStore};
 use super::subscriptions::SubscriptionTree;
 use super::subscriptions::{GroupMatch, Match};
 
@@ -872,8 +872,8 @@ impl BrokerState {
             }
         }
         let mut wakes = Wakes::default();
-        let expired = self.sessions.expired(now);
-        for client_id in self.sessions.pending_wills_due(now).iter().chain(&expired) {
+        let Due { wills, expired } = self.sessions.due(now);
+        for client_id in wills.iter().chain(&expired) {
             let pending = self.sessions.get_mut(client_id).and_then(|s| {
                 let pending = s.pending_will.take();
                 s.record_meta();

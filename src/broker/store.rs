@@ -18,12 +18,19 @@ pub trait SessionStore: Send {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Client identifiers of offline sessions whose expiry has passed.
-    fn expired(&self, now: Instant) -> Vec<String>;
-    /// Client identifiers of sessions whose delayed Will is due.
-    fn pending_wills_due(&self, now: Instant) -> Vec<String>;
+    /// What the broker's tick has to do, found in one walk over the sessions.
+    fn due(&self, now: Instant) -> Due;
     /// Every session, in no particular order.
     fn iter(&self) -> Box<dyn Iterator<Item = &Session> + '_>;
+}
+
+/// Client identifiers of the sessions the broker's tick acts on.
+#[derive(Debug, Default)]
+pub struct Due {
+    /// Sessions whose delayed Will is due.
+    pub wills: Vec<Arc<str>>,
+    /// Offline sessions whose expiry has passed.
+    pub expired: Vec<Arc<str>>,
 }
 
 /// Sessions kept in memory only: they survive reconnects, not a restart.
@@ -59,24 +66,21 @@ impl SessionStore for MemoryStore {
         self.sessions.len()
     }
 
-    fn expired(&self, now: Instant) -> Vec<String> {
-        self.sessions
-            .values()
-            .filter(|s| s.has_expired(now))
-            .map(|s| s.client_id.to_string())
-            .collect()
-    }
-
-    fn pending_wills_due(&self, now: Instant) -> Vec<String> {
-        self.sessions
-            .values()
-            .filter(|s| {
-                s.pending_will
-                    .as_ref()
-                    .is_some_and(|pending| pending.1 <= now)
-            })
-            .map(|s| s.client_id.to_string())
-            .collect()
+    fn due(&self, now: Instant) -> Due {
+        let mut due = Due::default();
+        for session in self.sessions.values() {
+            if session
+                .pending_will
+                .as_ref()
+                .is_some_and(|pending| pending.1 <= now)
+            {
+                due.wills.push(session.client_id.clone());
+            }
+            if session.has_expired(now) {
+                due.expired.push(session.client_id.clone());
+            }
+        }
+        due
     }
 
     fn iter(&self) -> Box<dyn Iterator<Item = &Session> + '_> {
