@@ -65,19 +65,8 @@ trap cleanup EXIT
 
 scaled() { python3 -c "import sys; print(max(1, int(round($1 * $SCALE))))"; }
 
-# A port below the ephemeral range (so no client socket of an earlier run holds it) that
-# no socket uses at all.
-free_port() {
-    local port low
-    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-    while :; do
-        port=$((10000 + RANDOM % (low - 10000)))
-        if [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]; then
-            echo "$port"
-            return
-        fi
-    done
-}
+# shellcheck source=benches/free_port.sh
+. benches/free_port.sh
 
 now_ns() { date +%s%N; }
 
