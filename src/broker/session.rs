@@ -2,7 +2,7 @@
 //! waiting to be sent, the outbound QoS 1/2 messages in flight and the inbound QoS 2
 //! Packet Identifiers awaiting PUBREL. No I/O and no clock: `now` is an argument.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -85,8 +85,9 @@ struct InflightWindow {
     order: VecDeque<Option<(PacketId, Inflight)>>,
     /// The send number of the front of `order`.
     first: u64,
-    /// The send number of each identifier in flight.
-    slots: HashMap<PacketId, u64>,
+    /// The send number of each identifier in flight. The broker assigns them, so no
+    /// client can choose keys that collide: a plain multiplicative hash will do.
+    slots: rustc_hash::FxHashMap<PacketId, u64>,
 }
 
 impl InflightWindow {
