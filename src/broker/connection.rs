@@ -191,9 +191,9 @@ impl Established {
     }
 }
 
-/// One read buffer per worker thread, lent to the connection that reads next on it. What
-/// a broker keeps of a packet it copies out of the read buffer (a message's topic and
-/// payload), so once a connection has nothing half-read its buffer is usually no longer
+/// One read buffer per worker thread, lent to the connection that reads next on it. The
+/// broker copies what it keeps of a packet (a message's topic and payload) out of the read
+/// buffer, so once a connection has nothing half-read its buffer is usually no longer
 /// shared and goes back here: reads reuse one allocation instead of making and freeing a
 /// buffer each, and an idle connection still holds none.
 mod spare_read_buffer {
