@@ -1088,6 +1088,10 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
             if signals.is_kicked() {
                 return batch;
             }
+            // Most pulls after an acknowledgement find nothing queued: spare them the clock.
+            if session.queued_len() == 0 {
+                return batch;
+            }
             let now = std::time::Instant::now();
             let mut bytes = 0;
             while bytes < WRITE_BATCH_BYTES {
@@ -1118,7 +1122,6 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
         if !matches!(packet, Packet::PubAck(_) | Packet::PubComp(_)) {
             self.settle_acks(client_id);
         }
-        let now = std::time::Instant::now();
         match packet {
             Packet::Publish(mut publish) => {
                 self.resolve_topic_alias(&mut publish)?;
@@ -1151,6 +1154,7 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                 }
                 let receive_maximum = (session.protocol == ProtocolVersion::V5)
                     .then_some(self.shared.config.session_limits.max_inflight);
+                let now = std::time::Instant::now();
                 let (result, ticket) = self.locked(|state| {
                     state.client_publish(client_id, &publish, receive_maximum, now)
                 });
@@ -1206,8 +1210,9 @@ impl<S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send> Connection<S> {
                         info!(target: SUBSCRIBE_LOG_TARGET, "{client_id} {} {filter}", options.qos as u8);
                     }
                 }
-                let (ack, ticket) =
-                    self.locked(|state| state.subscribe(client_id, &subscribe, now));
+                let (ack, ticket) = self.locked(|state| {
+                    state.subscribe(client_id, &subscribe, std::time::Instant::now())
+                });
                 self.send_after(ticket, Packet::SubAck(ack));
                 Ok(true)
             }
