@@ -284,13 +284,10 @@ impl BrokerState {
 
     /// May the session `client_id` read or write `topic`?
     fn may(&self, client_id: &str, topic: &str, access: Access) -> bool {
-        let username = self
-            .sessions
-            .get(client_id)
-            .and_then(|s| s.username.clone());
+        let session = self.sessions.get(client_id);
         let client = Client {
             client_id,
-            username: username.as_deref(),
+            username: session.and_then(|s| s.username.as_deref()),
         };
         self.access.authorize(&client, topic, access)
     }
