@@ -461,20 +461,18 @@ fn collect(root: &Node, topic: &str, dollar: bool, found: &mut Matches) {
     while let Some((node, levels_left, skip_wildcards)) =
         next.take().or_else(|| plus_branches.pop())
     {
-        let Some(children) = node.children.as_deref() else {
-            if levels_left.is_none() {
-                add(node, found);
-            }
-            continue;
-        };
+        let children = node.children.as_deref();
         if !skip_wildcards {
             // `#` also matches the parent level ("sport/#" matches "sport").
-            if let Some(hash) = children.hash.as_deref() {
+            if let Some(hash) = children.and_then(|children| children.hash.as_deref()) {
                 add(hash, found);
             }
         }
         let Some(levels) = levels_left else {
             add(node, found);
+            continue;
+        };
+        let Some(children) = children else {
             continue;
         };
         let (level, rest) = match levels.split_once('/') {
