@@ -282,13 +282,15 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    fn to_match(&self) -> Match {
-        Match {
+    /// `client_id`'s entry in a PUBLISH's matches, for this subscription alone.
+    fn matched(&self, client_id: &Arc<str>) -> (Arc<str>, Match) {
+        let found = Match {
             qos: self.options.qos,
             no_local: self.options.no_local,
             retain_as_published: self.options.retain_as_published,
             subscription_identifiers: self.identifier.into_iter().collect(),
-        }
+        };
+        (client_id.clone(), found)
     }
 }
 
@@ -512,9 +514,7 @@ fn add(node: &Node, found: &mut Matches) {
     match &node.subscriptions {
         Subscriptions::Empty => return,
         Subscriptions::One(client_id, subscriber) => {
-            found
-                .sessions
-                .push((client_id.clone(), subscriber.to_match()));
+            found.sessions.push(subscriber.matched(client_id));
         }
         Subscriptions::Several(several) => {
             for group in several.groups.values() {
@@ -523,14 +523,14 @@ fn add(node: &Node, found: &mut Matches) {
                     members: group
                         .members
                         .iter()
-                        .map(|(id, subscriber)| (id.clone(), subscriber.to_match()))
+                        .map(|(id, subscriber)| subscriber.matched(id))
                         .collect(),
                 });
             }
             let subscribers = several.subscribers.iter();
             found
                 .sessions
-                .extend(subscribers.map(|(id, subscriber)| (id.clone(), subscriber.to_match())));
+                .extend(subscribers.map(|(id, subscriber)| subscriber.matched(id)));
         }
     }
     found.nodes_added += 1;
