@@ -56,7 +56,8 @@ mkdir -p "$OUT"
 RESULTS="$OUT/results.tsv"
 : >"$RESULTS"
 WORK=$(mktemp -d)
-BROKER_PID=
+# shellcheck source=benches/comparison.sh
+. benches/comparison.sh
 cleanup() {
     stop_broker
     rm -rf "$WORK"
@@ -64,9 +65,6 @@ cleanup() {
 trap cleanup EXIT
 
 scaled() { python3 -c "import sys; print(max(1, int(round($1 * $SCALE))))"; }
-
-# shellcheck source=benches/free_port.sh
-. benches/free_port.sh
 
 now_ns() { date +%s%N; }
 
@@ -78,19 +76,13 @@ start_broker() {
     began=$(now_ns)
     case $name in
     mosquitto)
-        cat >"$WORK/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-max_inflight_messages 0
-max_queued_messages 100000
-EOF
+        mosquitto_conf "$port" >"$WORK/mosquitto.conf"
         "$MOSQUITTO" -c "$WORK/mosquitto.conf" >"$WORK/broker.log" 2>&1 &
         ;;
     mq)
-        # Mosquitto's limits above; $SYS every 10 s is both brokers' default. Mosquitto
-        # keeps no store by default (persistence false), so mq runs memory-only too.
-        "$MQ" broker -p "$port" --bind 127.0.0.1 \
-            --max-inflight-messages 65535 --max-queued-messages 100000 \
+        # Mosquitto keeps no store by default (persistence false), so mq runs memory-only
+        # too.
+        "$MQ" broker -p "$port" --bind 127.0.0.1 "${MQ_COMPARISON_LIMITS[@]}" \
             "${MQ_MEMORY_ONLY[@]}" >"$WORK/broker.log" 2>&1 &
         ;;
     esac
@@ -105,18 +97,6 @@ EOF
         sleep 0.001
     done
     STARTUP_MS=$(python3 -c "print(($(now_ns) - $began) / 1e6)")
-}
-
-stop_broker() {
-    [ -n "$BROKER_PID" ] || return 0
-    kill -TERM "$BROKER_PID" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$BROKER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$BROKER_PID" 2>/dev/null || true
-    wait "$BROKER_PID" 2>/dev/null || true
-    BROKER_PID=
 }
 
 record() { # round broker scenario metric value

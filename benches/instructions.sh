@@ -32,18 +32,11 @@ if [ "${NO_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$MQ" ] || { echo "instructions.sh: no mq binary at $MQ" >&2; exit 2; }
 
-# shellcheck source=benches/free_port.sh
-. benches/free_port.sh
+# shellcheck source=benches/comparison.sh
+. benches/comparison.sh
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-BROKER_PID=
-stop_broker() {
-    [ -n "$BROKER_PID" ] || return 0
-    kill -TERM "$BROKER_PID" 2>/dev/null || true
-    wait "$BROKER_PID" 2>/dev/null || true
-    BROKER_PID=
-}
 trap stop_broker EXIT
 
 # count NAME PORT: instructions per message of the broker now listening on PORT.
@@ -85,8 +78,7 @@ callgrind=(valgrind --tool=callgrind "--callgrind-out-file=$OUT/callgrind.out.%p
 
 port=$(free_port)
 # Run as the user starting it: callgrind_control must reach it, and it must write its files.
-printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 0\nmax_queued_messages 100000\nuser %s\n' \
-    "$port" "$(id -un)" >"$OUT/mosquitto.conf"
+{ mosquitto_conf "$port"; echo "user $(id -un)"; } >"$OUT/mosquitto.conf"
 "${callgrind[@]}" "$MOSQUITTO" -c "$OUT/mosquitto.conf" >"$OUT/mosquitto.log" 2>&1 &
 BROKER_PID=$!
 wait_listening "$port"
@@ -94,8 +86,8 @@ count mosquitto "$port"
 stop_broker
 
 port=$(free_port)
-"${callgrind[@]}" "$MQ" broker -p "$port" --bind 127.0.0.1 --max-inflight-messages 65535 \
-    --max-queued-messages 100000 --persistence off >"$OUT/mq.log" 2>&1 &
+"${callgrind[@]}" "$MQ" broker -p "$port" --bind 127.0.0.1 "${MQ_COMPARISON_LIMITS[@]}" \
+    --persistence off >"$OUT/mq.log" 2>&1 &
 BROKER_PID=$!
 wait_listening "$port"
 count mq "$port"
