@@ -4,7 +4,7 @@ Usage: python3 benches/ack_gaps.py CAPTURE.pcap BROKER_PORT [THRESHOLD_SECONDS]
 Capture with: tcpdump -i lo -w CAPTURE.pcap -s 300 "tcp port BROKER_PORT"
 A request left unanswered counts as a refusal when the broker closed the connection,
 and as the client's when the client closed first; only the rest are listed as stalls."""
-import struct, sys
+import bisect, struct, sys
 from collections import defaultdict
 
 path, port = sys.argv[1], int(sys.argv[2])
@@ -19,7 +19,7 @@ streams = defaultdict(list)  # (client_port, dir) -> [(t, bytes)]
 seqs = {}
 fins = {}
 while off + 16 <= len(data):
-    ts, tu, incl, orig = struct.unpack(endian + 'IIII', data[off:off+16]); off += 16
+    ts, tu, incl, _ = struct.unpack(endian + 'IIII', data[off:off+16]); off += 16
     pkt = data[off:off+incl]; off += incl
     t = ts + tu / (1e9 if nano else 1e6)
     if linktype == 1: ip = pkt[14:]
@@ -43,17 +43,14 @@ while off + 16 <= len(data):
     streams[key].append((t, payload))
 
 def packets(segs):
-    buf = b''; times = []
+    """The MQTT packets of one direction, each with the time its last byte arrived."""
+    buf = b''; starts = []; times = []
     out = []
     for t, p in segs:
-        start = len(buf); buf += p; times.append((start, t))
+        starts.append(len(buf)); times.append(t); buf += p
     i = 0
     def time_at(pos):
-        tt = times[0][1]
-        for s, t in times:
-            if s <= pos: tt = t
-            else: break
-        return tt
+        return times[bisect.bisect_right(starts, pos) - 1]
     while i < len(buf):
         if i + 2 > len(buf): break
         b0 = buf[i]; j = i + 1; mult = 1; rl = 0
@@ -84,10 +81,10 @@ for cp in sorted({k[0] for k in streams}):
                 tl = struct.unpack('>H', body[:2])[0]
                 pid = struct.unpack('>H', body[2+tl:4+tl])[0]
                 pending[('PUBACK' if qos == 1 else 'PUBREC', pid)] = (t, 'PUBLISH q%d' % qos)
-        elif typ in (6, 8, 10, 12):
-            pid = struct.unpack('>H', body[:2])[0] if typ != 12 else 0
-            resp = {6:'PUBCOMP',8:'SUBACK',10:'UNSUBACK',12:'PINGRESP'}[typ]
-            pending[(resp, pid) if typ != 12 else (resp,)] = (t, NAMES[typ])
+        elif typ in (6, 8, 10):
+            pid = struct.unpack('>H', body[:2])[0]
+            pending[({6:'PUBCOMP',8:'SUBACK',10:'UNSUBACK'}[typ], pid)] = (t, NAMES[typ])
+        elif typ == 12: pending[('PINGRESP',)] = (t, 'PINGREQ')
     for t, b0, body in s2c:
         typ = b0 >> 4; name = NAMES.get(typ, '?')
         if typ in (2, 13): k = (name,)
